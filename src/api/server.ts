@@ -1,0 +1,43 @@
+import Fastify, { LogController } from 'fastify';
+import type { Logger } from '../logs/logger.js';
+import { SERVER_IDENTITY_TABLE } from '../pki/migrations.js';
+import type { ServerIdentity } from '../pki/server-identity.js';
+import type { Store } from '../store/index.js';
+
+export type ApiServer = Awaited<ReturnType<typeof buildServer>>;
+
+export interface ApiServerOptions {
+  identity: ServerIdentity;
+  store: Store;
+  logger: Logger;
+}
+
+function buildServer(options: ApiServerOptions) {
+  return Fastify({
+    loggerInstance: options.logger.child({ component: 'api' }),
+    // Request logs arrive with the audit trail, which redacts what must not be logged.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 1024 * 1024,
+    https: {
+      cert: options.identity.certificatePem,
+      key: options.identity.privateKeyPem,
+      minVersion: 'TLSv1.2',
+    },
+  });
+}
+
+/** The HTTPS API: TLS 1.2 at least, Bulwark's own server certificate; `/health` for probes. */
+export async function createApiServer(options: ApiServerOptions): Promise<ApiServer> {
+  const app = buildServer(options);
+  // Healthy means the store answers a query, not merely that the process is up.
+  app.get('/health', async (_request, reply) => {
+    try {
+      await options.store.count(SERVER_IDENTITY_TABLE);
+      return reply.send({ status: 'ok', store: options.store.engine });
+    } catch (error) {
+      options.logger.error({ err: error }, 'health check: store unavailable');
+      return reply.code(503).send({ status: 'unavailable', store: options.store.engine });
+    }
+  });
+  return app;
+}

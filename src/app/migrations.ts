@@ -1,0 +1,5 @@
+import { pkiMigrations } from '../pki/migrations.js';
+import type { Migration } from '../store/index.js';
+
+/** Every capability's schema changes, in the order they were introduced. Append only. */
+export const migrations: Migration[] = [...pkiMigrations];

@@ -1,0 +1,66 @@
+import { Command, Option } from 'commander';
+import { loadConfig, type Config } from '../config/index.js';
+import { BulwarkError, isBulwarkError } from '../errors.js';
+
+/** The flags every command that works on a data dir takes; they override file and environment. */
+export function withDataDirOptions(command: Command): Command {
+  return command
+    .option('--data-dir <dir>', 'data directory (default ./data)')
+    .option('--config <file>', 'YAML or JSON configuration file');
+}
+
+export function withListenerOptions(command: Command): Command {
+  return command
+    .option('--host <host>', 'address to bind (default 0.0.0.0)')
+    .option('--mqtt-port <port>', 'MQTT over TLS port; 0 picks a free one (default 8883)')
+    .option('--api-port <port>', 'HTTPS API port; 0 picks a free one (default 8443)')
+    .addOption(new Option('--dev-port <port>', 'plain-TCP MQTT listener on 127.0.0.1 only (off by default)'));
+}
+
+interface CommonFlags {
+  dataDir?: string;
+  config?: string;
+  host?: string;
+  mqttPort?: string;
+  apiPort?: string;
+  devPort?: string;
+}
+
+export function configFrom(flags: CommonFlags): Config {
+  return loadConfig({
+    file: flags.config,
+    env: process.env,
+    flags: {
+      dataDir: flags.dataDir,
+      host: flags.host,
+      mqttPort: flags.mqttPort,
+      apiPort: flags.apiPort,
+      devPort: flags.devPort,
+    },
+  });
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+}
+
+/** Runs a command's action; errors go to stderr with the error's exit code (2 for bad input). */
+export function action<A extends unknown[]>(run: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await run(...args);
+    } catch (error) {
+      if (isBulwarkError(error)) {
+        process.stderr.write(`bulwark: ${error.message}\n`);
+        process.exitCode = error.exitCode;
+      } else {
+        process.stderr.write(`bulwark: internal error: ${(error as Error).stack ?? String(error)}\n`);
+        process.exitCode = 1;
+      }
+    }
+  };
+}
+
+export function invalidArgument(message: string): BulwarkError {
+  return new BulwarkError('ConfigInvalid', message);
+}

@@ -1,0 +1,80 @@
+/**
+ * One catalogue of Bulwark's errors. Each is a value with a stable code, so callers branch on
+ * `error.code` rather than on message text, and each edge (CLI, HTTP, MQTT) maps codes to its
+ * own protocol form in one place.
+ */
+
+export type ErrorCode =
+  | 'ConfigInvalid'
+  | 'RootKeyInvalid'
+  | 'RootKeyMissing'
+  | 'RootKeyFileInsecure'
+  | 'KeyNotFound'
+  | 'KeyDisabled'
+  | 'KeyPendingDeletion'
+  | 'KeyErased'
+  | 'KeyVersionUnavailable'
+  | 'KeyInvalidState'
+  | 'KeyInvalidArgument'
+  | 'SealedContextMismatch'
+  | 'SealedValueTampered'
+  | 'SealedFormatUnsupported'
+  | 'StoreSchemaInvalid'
+  | 'StoreConstraint'
+  | 'ServiceUnavailable';
+
+/** How each edge reports an error: the CLI exit code, and AWS's error type and HTTP status. */
+interface ErrorShape {
+  exitCode: number;
+  awsType: string;
+  httpStatus: number;
+}
+
+const SHAPES: Record<ErrorCode, ErrorShape> = {
+  ConfigInvalid: { exitCode: 2, awsType: 'InvalidRequestException', httpStatus: 400 },
+  RootKeyInvalid: { exitCode: 2, awsType: 'InternalFailureException', httpStatus: 500 },
+  RootKeyMissing: { exitCode: 2, awsType: 'InternalFailureException', httpStatus: 500 },
+  RootKeyFileInsecure: { exitCode: 2, awsType: 'InternalFailureException', httpStatus: 500 },
+  KeyNotFound: { exitCode: 1, awsType: 'NotFoundException', httpStatus: 404 },
+  KeyDisabled: { exitCode: 1, awsType: 'DisabledException', httpStatus: 400 },
+  KeyPendingDeletion: { exitCode: 1, awsType: 'KMSInvalidStateException', httpStatus: 400 },
+  KeyErased: { exitCode: 1, awsType: 'KMSInvalidStateException', httpStatus: 400 },
+  KeyVersionUnavailable: { exitCode: 1, awsType: 'KMSInvalidStateException', httpStatus: 400 },
+  KeyInvalidState: { exitCode: 1, awsType: 'KMSInvalidStateException', httpStatus: 400 },
+  KeyInvalidArgument: { exitCode: 2, awsType: 'ValidationException', httpStatus: 400 },
+  SealedContextMismatch: { exitCode: 1, awsType: 'InvalidCiphertextException', httpStatus: 400 },
+  SealedValueTampered: { exitCode: 1, awsType: 'InvalidCiphertextException', httpStatus: 400 },
+  SealedFormatUnsupported: { exitCode: 1, awsType: 'InvalidCiphertextException', httpStatus: 400 },
+  StoreSchemaInvalid: { exitCode: 2, awsType: 'InternalFailureException', httpStatus: 500 },
+  StoreConstraint: { exitCode: 1, awsType: 'ResourceAlreadyExistsException', httpStatus: 409 },
+  ServiceUnavailable: { exitCode: 1, awsType: 'ServiceUnavailableException', httpStatus: 503 },
+};
+
+export class BulwarkError extends Error {
+  readonly code: ErrorCode;
+  /** Non-secret facts about the failure (key id, state, table, …) for logs and API bodies. */
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(code: ErrorCode, message: string, details: Record<string, unknown> = {}) {
+    super(message);
+    this.name = 'BulwarkError';
+    this.code = code;
+    this.details = details;
+  }
+
+  get exitCode(): number {
+    return SHAPES[this.code].exitCode;
+  }
+
+  get awsType(): string {
+    return SHAPES[this.code].awsType;
+  }
+
+  get httpStatus(): number {
+    return SHAPES[this.code].httpStatus;
+  }
+}
+
+export function isBulwarkError(error: unknown, code?: ErrorCode): error is BulwarkError {
+  return error instanceof BulwarkError && (code === undefined || error.code === code);
+}
