@@ -16,7 +16,11 @@ export interface OpenDataDir {
  * Opens a data dir for any command: keys first (a wrong root key stops here, before the
  * database is touched), then the store with every migration applied.
  */
-export async function openDataDir(config: Config, env: NodeJS.ProcessEnv, options: { create: boolean }): Promise<OpenDataDir> {
+export async function openDataDir(
+  config: Config,
+  env: NodeJS.ProcessEnv,
+  options: { create: boolean },
+): Promise<OpenDataDir> {
   const kmsOptions = { dataKeyMaxUses: config.kms.dataKeyMaxUses };
   let kms: Kms;
   let created = false;

@@ -14,7 +14,9 @@ export function withListenerOptions(command: Command): Command {
     .option('--host <host>', 'address to bind (default 0.0.0.0)')
     .option('--mqtt-port <port>', 'MQTT over TLS port; 0 picks a free one (default 8883)')
     .option('--api-port <port>', 'HTTPS API port; 0 picks a free one (default 8443)')
-    .addOption(new Option('--dev-port <port>', 'plain-TCP MQTT listener on 127.0.0.1 only (off by default)'));
+    .addOption(
+      new Option('--dev-port <port>', 'plain-TCP MQTT listener on 127.0.0.1 only (off by default)'),
+    );
 }
 
 interface CommonFlags {
@@ -45,7 +47,9 @@ export function printJson(value: unknown): void {
 }
 
 /** Runs a command's action; errors go to stderr with the error's exit code (2 for bad input). */
-export function action<A extends unknown[]>(run: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+export function action<A extends unknown[]>(
+  run: (...args: A) => Promise<void>,
+): (...args: A) => Promise<void> {
   return async (...args: A) => {
     try {
       await run(...args);
@@ -54,7 +58,9 @@ export function action<A extends unknown[]>(run: (...args: A) => Promise<void>):
         process.stderr.write(`bulwark: ${error.message}\n`);
         process.exitCode = error.exitCode;
       } else {
-        process.stderr.write(`bulwark: internal error: ${(error as Error).stack ?? String(error)}\n`);
+        process.stderr.write(
+          `bulwark: internal error: ${(error as Error).stack ?? String(error)}\n`,
+        );
         process.exitCode = 1;
       }
     }

@@ -21,7 +21,10 @@ function keyMetadataJson(key: KeyMetadata) {
   };
 }
 
-async function withDataDir(flags: { dataDir?: string; config?: string }, work: (dataDir: OpenDataDir) => Promise<void>): Promise<void> {
+async function withDataDir(
+  flags: { dataDir?: string; config?: string },
+  work: (dataDir: OpenDataDir) => Promise<void>,
+): Promise<void> {
   const dataDir = await openDataDir(configFrom(flags), process.env, { create: false });
   try {
     await work(dataDir);
@@ -30,27 +33,68 @@ async function withDataDir(flags: { dataDir?: string; config?: string }, work: (
   }
 }
 
-function keyCommand(kms: Command, name: string, description: string, run: (dataDir: OpenDataDir, keyId: string) => Promise<KeyMetadata>): void {
+function keyCommand(
+  kms: Command,
+  name: string,
+  description: string,
+  run: (dataDir: OpenDataDir, keyId: string) => Promise<KeyMetadata>,
+): void {
   withDataDirOptions(kms.command(name))
     .description(description)
     .requiredOption('--key-id <id>', 'the key')
-    .action(action(async (flags) => withDataDir(flags, async (dataDir) => printJson(keyMetadataJson(await run(dataDir, flags.keyId))))));
+    .action(
+      action(async (flags) =>
+        withDataDir(flags, async (dataDir) =>
+          printJson(keyMetadataJson(await run(dataDir, flags.keyId))),
+        ),
+      ),
+    );
 }
 
 export function registerKms(program: Command): void {
-  const kms = program.command('kms').description('keys that seal stored data: customer-managed keys, rotation, erase, rewrap');
+  const kms = program
+    .command('kms')
+    .description('keys that seal stored data: customer-managed keys, rotation, erase, rewrap');
 
   withDataDirOptions(kms.command('create-key'))
     .description('create a customer-managed key')
     .option('--description <text>', 'what the key is for', '')
-    .action(action(async (flags) => withDataDir(flags, async ({ kms }) => printJson(keyMetadataJson(await kms.createKey(flags.description))))));
+    .action(
+      action(async (flags) =>
+        withDataDir(flags, async ({ kms }) =>
+          printJson(keyMetadataJson(await kms.createKey(flags.description))),
+        ),
+      ),
+    );
 
-  keyCommand(kms, 'describe-key', 'show a key and its state', ({ kms }, keyId) => kms.describeKey(keyId));
+  keyCommand(kms, 'describe-key', 'show a key and its state', ({ kms }, keyId) =>
+    kms.describeKey(keyId),
+  );
   keyCommand(kms, 'enable-key', 'enable a disabled key', ({ kms }, keyId) => kms.enableKey(keyId));
-  keyCommand(kms, 'disable-key', 'disable a key: its data becomes unreadable until it is enabled', ({ kms }, keyId) => kms.disableKey(keyId));
-  keyCommand(kms, 'rotate-key', 'add a new key version; new writes use it, old versions still open old data', ({ kms }, keyId) => kms.rotateKey(keyId));
-  keyCommand(kms, 'cancel-key-deletion', 'cancel a scheduled deletion (the key becomes Disabled)', ({ kms }, keyId) => kms.cancelKeyDeletion(keyId));
-  keyCommand(kms, 'set-default-key', 'seal new values (outside per-thing scopes) under this key', ({ kms }, keyId) => kms.setDefaultKey(keyId));
+  keyCommand(
+    kms,
+    'disable-key',
+    'disable a key: its data becomes unreadable until it is enabled',
+    ({ kms }, keyId) => kms.disableKey(keyId),
+  );
+  keyCommand(
+    kms,
+    'rotate-key',
+    'add a new key version; new writes use it, old versions still open old data',
+    ({ kms }, keyId) => kms.rotateKey(keyId),
+  );
+  keyCommand(
+    kms,
+    'cancel-key-deletion',
+    'cancel a scheduled deletion (the key becomes Disabled)',
+    ({ kms }, keyId) => kms.cancelKeyDeletion(keyId),
+  );
+  keyCommand(
+    kms,
+    'set-default-key',
+    'seal new values (outside per-thing scopes) under this key',
+    ({ kms }, keyId) => kms.setDefaultKey(keyId),
+  );
 
   withDataDirOptions(kms.command('schedule-key-deletion'))
     .description('schedule the destruction of a key after a waiting period of 7 to 30 days')
@@ -59,31 +103,60 @@ export function registerKms(program: Command): void {
     .action(
       action(async (flags) => {
         const days = Number(flags.pendingWindowInDays);
-        if (!Number.isInteger(days)) throw invalidArgument(`--pending-window-in-days must be a whole number from 7 to 30; got ${JSON.stringify(flags.pendingWindowInDays)}`);
-        await withDataDir(flags, async ({ kms }) => printJson(keyMetadataJson(await kms.scheduleKeyDeletion(flags.keyId, days))));
+        if (!Number.isInteger(days))
+          throw invalidArgument(
+            `--pending-window-in-days must be a whole number from 7 to 30; got ${JSON.stringify(flags.pendingWindowInDays)}`,
+          );
+        await withDataDir(flags, async ({ kms }) =>
+          printJson(keyMetadataJson(await kms.scheduleKeyDeletion(flags.keyId, days))),
+        );
       }),
     );
 
   withDataDirOptions(kms.command('list-keys'))
     .description('list every key with its state')
-    .action(action(async (flags) => withDataDir(flags, async ({ kms }) => printJson({ Keys: (await kms.listKeys()).map((key) => keyMetadataJson(key).KeyMetadata) }))));
+    .action(
+      action(async (flags) =>
+        withDataDir(flags, async ({ kms }) =>
+          printJson({
+            Keys: (await kms.listKeys()).map((key) => keyMetadataJson(key).KeyMetadata),
+          }),
+        ),
+      ),
+    );
 
   withDataDirOptions(kms.command('erase-scope'))
-    .description("crypto-erase: destroy a scope's own key (e.g. thing/NAME), making all its stored data unreadable")
+    .description(
+      "crypto-erase: destroy a scope's own key (e.g. thing/NAME), making all its stored data unreadable",
+    )
     .requiredOption('--scope <scope>', 'the scope, e.g. thing/sensor-1')
-    .action(action(async (flags) => withDataDir(flags, async ({ kms }) => printJson({ ErasureReceipt: kms.eraseScope(flags.scope) }))));
+    .action(
+      action(async (flags) =>
+        withDataDir(flags, async ({ kms }) =>
+          printJson({ ErasureReceipt: kms.eraseScope(flags.scope) }),
+        ),
+      ),
+    );
 
   withDataDirOptions(kms.command('rewrap'))
-    .description('move every stored value from old key versions to the newest (resumable; safe while serve runs)')
+    .description(
+      'move every stored value from old key versions to the newest (resumable; safe while serve runs)',
+    )
     .option('--batch-size <n>', 'rows read per batch', '500')
     .action(
       action(async (flags) => {
         const batchSize = Number(flags.batchSize);
-        if (!Number.isInteger(batchSize) || batchSize < 1) throw invalidArgument(`--batch-size must be a positive whole number; got ${JSON.stringify(flags.batchSize)}`);
+        if (!Number.isInteger(batchSize) || batchSize < 1)
+          throw invalidArgument(
+            `--batch-size must be a positive whole number; got ${JSON.stringify(flags.batchSize)}`,
+          );
         await withDataDir(flags, async ({ store }) => {
           const report = await rewrapAll(store, {
             batchSize,
-            onProgress: ({ done, total, table }) => process.stderr.write(`rewrap: ${done.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} values (${table})\n`),
+            onProgress: ({ done, total, table }) =>
+              process.stderr.write(
+                `rewrap: ${done.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} values (${table})\n`,
+              ),
           });
           printJson(report);
           if (report.remaining > 0) process.exitCode = 1;

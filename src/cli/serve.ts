@@ -16,17 +16,28 @@ export function registerServe(program: Command): void {
       action(async (flags) => {
         const config = configFrom(flags);
         if (config.devPort !== null) {
-          throw new BulwarkError('ConfigInvalid', 'invalid configuration: devPort: the MQTT listeners are not part of this build yet; remove --dev-port');
+          throw new BulwarkError(
+            'ConfigInvalid',
+            'invalid configuration: devPort: the MQTT listeners are not part of this build yet; remove --dev-port',
+          );
         }
         const logger = createLogger(config.log.level);
         const dataDir = await openDataDir(config, process.env, { create: true });
         const sweepKeys = () => {
-          for (const receipt of dataDir.kms.destroyDueKeys()) logger.warn({ receipt }, 'customer key destroyed at the end of its deletion waiting period');
+          for (const receipt of dataDir.kms.destroyDueKeys())
+            logger.warn(
+              { receipt },
+              'customer key destroyed at the end of its deletion waiting period',
+            );
         };
         let api;
         try {
           sweepKeys();
-          const identity = await ensureServerIdentity(dataDir.store, config.dataDir, config.hostNames);
+          const identity = await ensureServerIdentity(
+            dataDir.store,
+            config.dataDir,
+            config.hostNames,
+          );
           api = await createApiServer({ identity, store: dataDir.store, logger });
           await api.listen({ host: config.host, port: config.apiPort });
         } catch (error) {
@@ -36,11 +47,11 @@ export function registerServe(program: Command): void {
         }
         const sweep = setInterval(sweepKeys, KEY_DELETION_SWEEP_MS);
         sweep.unref();
-        if (dataDir.created) logger.info({ dataDir: config.dataDir, serverCa: serverCaPath(config.dataDir) }, 'initialised a new data dir');
-        const apiPort = (api.server.address() as AddressInfo).port;
-        process.stdout.write(JSON.stringify({ ready: { api: apiPort } }) + '\n');
-        logger.info({ api: apiPort, store: dataDir.store.engine }, 'ready');
-
+        if (dataDir.created)
+          logger.info(
+            { dataDir: config.dataDir, serverCa: serverCaPath(config.dataDir) },
+            'initialised a new data dir',
+          );
         let stopping = false;
         const stop = async (signal: string) => {
           if (stopping) {
@@ -62,6 +73,11 @@ export function registerServe(program: Command): void {
         };
         process.on('SIGTERM', () => void stop('SIGTERM'));
         process.on('SIGINT', () => void stop('SIGINT'));
+
+        // Announced only once shutdown is handled: a supervisor may signal as soon as it reads this.
+        const apiPort = (api.server.address() as AddressInfo).port;
+        process.stdout.write(JSON.stringify({ ready: { api: apiPort } }) + '\n');
+        logger.info({ api: apiPort, store: dataDir.store.engine }, 'ready');
       }),
     );
 }

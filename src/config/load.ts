@@ -52,7 +52,7 @@ function coerce(leaf: Leaf, raw: string): unknown {
   switch (leaf.kind) {
     case 'number': {
       const trimmed = raw.trim();
-      if (trimmed === '' ) return raw;
+      if (trimmed === '') return raw;
       if (trimmed === 'null') return null;
       const value = Number(trimmed);
       return Number.isFinite(value) ? value : raw;
@@ -93,13 +93,19 @@ function readConfigFile(file: string): Record<string, unknown> {
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new BulwarkError('ConfigInvalid', `cannot read config file ${file}: ${(error as Error).message}`);
+    throw new BulwarkError(
+      'ConfigInvalid',
+      `cannot read config file ${file}: ${(error as Error).message}`,
+    );
   }
   let parsed: unknown;
   try {
     parsed = extname(file) === '.json' ? JSON.parse(text) : parseYaml(text);
   } catch (error) {
-    throw new BulwarkError('ConfigInvalid', `config file ${file} is not valid ${extname(file) === '.json' ? 'JSON' : 'YAML'}: ${(error as Error).message}`);
+    throw new BulwarkError(
+      'ConfigInvalid',
+      `config file ${file} is not valid ${extname(file) === '.json' ? 'JSON' : 'YAML'}: ${(error as Error).message}`,
+    );
   }
   if (parsed === null || parsed === undefined) return {};
   if (typeof parsed !== 'object' || Array.isArray(parsed)) {
@@ -167,7 +173,11 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
           : '';
   if (issue.code === 'unrecognized_keys') {
     const keys = issue.keys.map((key) => (dotted ? `${dotted}.${key}` : key)).join(', ');
-    throw new BulwarkError('ConfigInvalid', `invalid configuration: unknown setting ${keys}${where}`, { keys });
+    throw new BulwarkError(
+      'ConfigInvalid',
+      `invalid configuration: unknown setting ${keys}${where}`,
+      { keys },
+    );
   }
   const value = getPath(merged, issue.path as (string | number)[]);
   throw new BulwarkError(

@@ -41,7 +41,9 @@ export interface SealedHeader {
 }
 
 export function encodeContext(context: SealContext): Buffer {
-  const parts = [context.table, context.primaryKey, context.column].map((part) => Buffer.from(part, 'utf8'));
+  const parts = [context.table, context.primaryKey, context.column].map((part) =>
+    Buffer.from(part, 'utf8'),
+  );
   const out = Buffer.alloc(parts.reduce((sum, part) => sum + 4 + part.length, 0));
   let offset = 0;
   for (const part of parts) {
@@ -99,7 +101,12 @@ export function sealWithDataKey(
   return out;
 }
 
-export function openWithDataKey(dataKey: Buffer, sealed: Buffer, header: SealedHeader, context: SealContext): Buffer {
+export function openWithDataKey(
+  dataKey: Buffer,
+  sealed: Buffer,
+  header: SealedHeader,
+  context: SealContext,
+): Buffer {
   const encodedContext = encodeContext(context);
   if (!fingerprintOf(encodedContext).equals(header.fingerprint)) {
     throw new BulwarkError(
@@ -112,7 +119,10 @@ export function openWithDataKey(dataKey: Buffer, sealed: Buffer, header: SealedH
   decipher.setAAD(Buffer.concat([sealed.subarray(0, HEADER_BYTES), encodedContext]));
   decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
   try {
-    return Buffer.concat([decipher.update(sealed.subarray(HEADER_BYTES, sealed.length - TAG_BYTES)), decipher.final()]);
+    return Buffer.concat([
+      decipher.update(sealed.subarray(HEADER_BYTES, sealed.length - TAG_BYTES)),
+      decipher.final(),
+    ]);
   } catch {
     throw new BulwarkError(
       'SealedValueTampered',

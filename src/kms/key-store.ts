@@ -5,10 +5,15 @@ import { join } from 'node:path';
 import { BulwarkError } from '../errors.js';
 import { unwrapKey, wrapKey } from './aead.js';
 import { keysDir } from './root-key.js';
-import type { ErasureReceipt, KeyEncryptionProvider, KeyKind, KeyMetadata, KeyState } from './types.js';
+import type {
+  ErasureReceipt,
+  KeyEncryptionProvider,
+  KeyKind,
+  KeyMetadata,
+  KeyState,
+} from './types.js';
 
 export const SERVICE_KEY_ID = 'bulwark/service';
-const ROOT_CHECK_PLAINTEXT = Buffer.from('bulwark root key check v1');
 const DAY_MS = 86_400_000;
 
 interface KeyRow {
@@ -112,31 +117,21 @@ export class LocalKeyStore implements KeyEncryptionProvider {
     LocalKeyStore.configure(db);
     db.exec(SCHEMA);
     const store = new LocalKeyStore(db, rootKey, now);
-    db.transaction(() => {
-      db.prepare('INSERT INTO meta (name, value) VALUES (?, ?)').run('root_check', wrapKey(rootKey, ROOT_CHECK_PLAINTEXT, Buffer.from('bulwark/root-check')));
-      store.insertKey(SERVICE_KEY_ID, 'service', 'Service-owned default key, created at init');
-    })();
+    db.transaction(() =>
+      store.insertKey(SERVICE_KEY_ID, 'service', 'Service-owned default key, created at init'),
+    )();
     return store;
   }
 
-  /**
-   * Opens an existing key store. The root key is checked on a read-only connection first, so a
-   * wrong root key or passphrase stops start-up before anything is written.
-   */
+  /** Opens an existing key store with a root key already verified (verifyRootKey). */
   static open(dataDir: string, rootKey: Buffer, now: () => number = Date.now): LocalKeyStore {
     const path = keyStorePath(dataDir);
     if (!existsSync(path)) {
-      throw new BulwarkError('RootKeyMissing', `key store ${path} is missing; run bulwark init or restore it from backup`, { path });
-    }
-    const probe = new Database(path, { readonly: true, fileMustExist: true });
-    try {
-      const check = probe.prepare("SELECT value FROM meta WHERE name = 'root_check'").get() as { value: Buffer } | undefined;
-      const opened = check && unwrapKey(rootKey, check.value, Buffer.from('bulwark/root-check'));
-      if (!opened || !opened.equals(ROOT_CHECK_PLAINTEXT)) {
-        throw new BulwarkError('RootKeyInvalid', `the root key does not open the key store ${path}: wrong root key file or passphrase`, { path });
-      }
-    } finally {
-      probe.close();
+      throw new BulwarkError(
+        'RootKeyMissing',
+        `key store ${path} is missing; restore the keys directory from your key backup`,
+        { path },
+      );
     }
     const db = new Database(path, { fileMustExist: true });
     LocalKeyStore.configure(db);
@@ -162,7 +157,9 @@ export class LocalKeyStore implements KeyEncryptionProvider {
   private insertKey(id: string, kind: KeyKind, description: string): KeyRow {
     const createdAt = this.now();
     const { lastInsertRowid } = this.db
-      .prepare("INSERT INTO keys (id, kind, description, state, current_version, created_at) VALUES (?, ?, ?, 'Enabled', 1, ?)")
+      .prepare(
+        "INSERT INTO keys (id, kind, description, state, current_version, created_at) VALUES (?, ?, ?, 'Enabled', 1, ?)",
+      )
       .run(id, kind, description, createdAt);
     const num = Number(lastInsertRowid);
     this.insertVersion(num, 1);
@@ -172,7 +169,9 @@ export class LocalKeyStore implements KeyEncryptionProvider {
   private insertVersion(keyNum: number, version: number): void {
     const material = randomBytes(32);
     this.db
-      .prepare('INSERT INTO key_versions (key_num, version, wrapped, created_at) VALUES (?, ?, ?, ?)')
+      .prepare(
+        'INSERT INTO key_versions (key_num, version, wrapped, created_at) VALUES (?, ?, ?, ?)',
+      )
       .run(keyNum, version, wrapKey(this.rootKey, material, kekAad(keyNum, version)), this.now());
   }
 
@@ -198,27 +197,50 @@ export class LocalKeyStore implements KeyEncryptionProvider {
   /** The scope's own key, created on first use. */
   ensureScopeKey(scope: string): KeyRow {
     const keyId = `scope/${scope}`;
-    return this.db.transaction(() => this.rowById(keyId) ?? this.insertKey(keyId, 'scope', `Key of ${scope} alone`))();
+    return this.db.transaction(
+      () => this.rowById(keyId) ?? this.insertKey(keyId, 'scope', `Key of ${scope} alone`),
+    )();
   }
 
   defaultKeyId(): string {
-    const row = this.db.prepare("SELECT value FROM meta WHERE name = 'default_key'").get() as { value: Buffer | string } | undefined;
+    const row = this.db.prepare("SELECT value FROM meta WHERE name = 'default_key'").get() as
+      { value: Buffer | string } | undefined;
     return row ? row.value.toString() : SERVICE_KEY_ID;
   }
 
   setDefaultKey(keyId: string): KeyMetadata {
     const row = this.requireRow(keyId);
-    if (row.kind === 'scope') throw new BulwarkError('KeyInvalidArgument', `key ${keyId} belongs to one scope and cannot be the default key`, { keyId });
-    if (row.state !== 'Enabled') throw new BulwarkError('KeyInvalidState', `key ${keyId} is ${row.state}; only an Enabled key can be the default key`, { keyId, keyState: row.state });
-    this.db.prepare("INSERT INTO meta (name, value) VALUES ('default_key', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value").run(keyId);
+    if (row.kind === 'scope')
+      throw new BulwarkError(
+        'KeyInvalidArgument',
+        `key ${keyId} belongs to one scope and cannot be the default key`,
+        { keyId },
+      );
+    if (row.state !== 'Enabled')
+      throw new BulwarkError(
+        'KeyInvalidState',
+        `key ${keyId} is ${row.state}; only an Enabled key can be the default key`,
+        { keyId, keyState: row.state },
+      );
+    this.db
+      .prepare(
+        "INSERT INTO meta (name, value) VALUES ('default_key', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+      )
+      .run(keyId);
     return toMetadata(row);
   }
 
   private kekMaterial(keyNum: number, version: number): Buffer | undefined {
-    const row = this.db.prepare('SELECT wrapped FROM key_versions WHERE key_num = ? AND version = ?').get(keyNum, version) as { wrapped: Buffer } | undefined;
+    const row = this.db
+      .prepare('SELECT wrapped FROM key_versions WHERE key_num = ? AND version = ?')
+      .get(keyNum, version) as { wrapped: Buffer } | undefined;
     if (!row) return undefined;
     const material = unwrapKey(this.rootKey, row.wrapped, kekAad(keyNum, version));
-    if (!material) throw new BulwarkError('RootKeyInvalid', `key version ${keyNum}/${version} does not open under the root key`);
+    if (!material)
+      throw new BulwarkError(
+        'RootKeyInvalid',
+        `key version ${keyNum}/${version} does not open under the root key`,
+      );
     return material;
   }
 
@@ -232,36 +254,59 @@ export class LocalKeyStore implements KeyEncryptionProvider {
 
   /** A wrapped data key; undefined once its key was destroyed. */
   wrappedDataKey(num: number): WrappedDataKey | undefined {
-    const row = this.db.prepare('SELECT key_num, version, wrapped FROM data_keys WHERE num = ?').get(num) as
-      | { key_num: number; version: number; wrapped: Buffer }
-      | undefined;
+    const row = this.db
+      .prepare('SELECT key_num, version, wrapped FROM data_keys WHERE num = ?')
+      .get(num) as { key_num: number; version: number; wrapped: Buffer } | undefined;
     return row && { num, keyNum: row.key_num, version: row.version, wrapped: row.wrapped };
   }
 
   // ---- KeyEncryptionProvider: the operations an external key service would take over ----
 
-  async generateDataKey(keyId: string): Promise<{ plaintext: Buffer; wrapped: Buffer; keyVersion: number }> {
+  async generateDataKey(
+    keyId: string,
+  ): Promise<{ plaintext: Buffer; wrapped: Buffer; keyVersion: number }> {
     const row = this.requireRow(keyId);
     assertUsable(row);
     const kek = this.kekMaterial(row.num, row.current_version) as Buffer;
     const plaintext = randomBytes(32);
-    return { plaintext, wrapped: wrapKey(kek, plaintext, dataKeyAad(row.num, row.current_version)), keyVersion: row.current_version };
+    return {
+      plaintext,
+      wrapped: wrapKey(kek, plaintext, dataKeyAad(row.num, row.current_version)),
+      keyVersion: row.current_version,
+    };
   }
 
   async decryptDataKey(keyId: string, keyVersion: number, wrapped: Buffer): Promise<Buffer> {
     const row = this.requireRow(keyId);
     assertUsable(row);
     const kek = this.kekMaterial(row.num, keyVersion);
-    if (!kek) throw new BulwarkError('KeyVersionUnavailable', `version ${keyVersion} of key ${keyId} no longer exists`, { keyId, keyVersion });
+    if (!kek)
+      throw new BulwarkError(
+        'KeyVersionUnavailable',
+        `version ${keyVersion} of key ${keyId} no longer exists`,
+        { keyId, keyVersion },
+      );
     const plaintext = unwrapKey(kek, wrapped, dataKeyAad(row.num, keyVersion));
-    if (!plaintext) throw new BulwarkError('SealedValueTampered', `wrapped data key does not open under key ${keyId} version ${keyVersion}`, { keyId });
+    if (!plaintext)
+      throw new BulwarkError(
+        'SealedValueTampered',
+        `wrapped data key does not open under key ${keyId} version ${keyVersion}`,
+        { keyId },
+      );
     return plaintext;
   }
 
-  async createKey(options: { kind: KeyKind; description?: string; keyId?: string }): Promise<KeyMetadata> {
+  async createKey(options: {
+    kind: KeyKind;
+    description?: string;
+    keyId?: string;
+  }): Promise<KeyMetadata> {
     const keyId = options.keyId ?? randomUUID();
-    if (this.rowById(keyId)) throw new BulwarkError('StoreConstraint', `key ${keyId} already exists`, { keyId });
-    return toMetadata(this.db.transaction(() => this.insertKey(keyId, options.kind, options.description ?? ''))());
+    if (this.rowById(keyId))
+      throw new BulwarkError('StoreConstraint', `key ${keyId} already exists`, { keyId });
+    return toMetadata(
+      this.db.transaction(() => this.insertKey(keyId, options.kind, options.description ?? ''))(),
+    );
   }
 
   async describeKey(keyId: string): Promise<KeyMetadata> {
@@ -275,8 +320,18 @@ export class LocalKeyStore implements KeyEncryptionProvider {
   async rotateKey(keyId: string): Promise<KeyMetadata> {
     return this.db.transaction(() => {
       const row = this.requireRow(keyId);
-      if (row.state !== 'Enabled') throw new BulwarkError('KeyInvalidState', `key ${keyId} is ${row.state}; only an Enabled key can be rotated`, { keyId, keyState: row.state });
-      if (row.current_version >= 0xffff) throw new BulwarkError('KeyInvalidState', `key ${keyId} has reached the maximum of 65535 versions`, { keyId });
+      if (row.state !== 'Enabled')
+        throw new BulwarkError(
+          'KeyInvalidState',
+          `key ${keyId} is ${row.state}; only an Enabled key can be rotated`,
+          { keyId, keyState: row.state },
+        );
+      if (row.current_version >= 0xffff)
+        throw new BulwarkError(
+          'KeyInvalidState',
+          `key ${keyId} has reached the maximum of 65535 versions`,
+          { keyId },
+        );
       const version = row.current_version + 1;
       this.insertVersion(row.num, version);
       this.db.prepare('UPDATE keys SET current_version = ? WHERE num = ?').run(version, row.num);
@@ -284,17 +339,37 @@ export class LocalKeyStore implements KeyEncryptionProvider {
     })();
   }
 
-  private transition(keyId: string, allowedFrom: KeyState[], to: KeyState, extra: { deletionDate?: number | null } = {}): KeyMetadata {
+  private transition(
+    keyId: string,
+    allowedFrom: KeyState[],
+    to: KeyState,
+    extra: { deletionDate?: number | null } = {},
+  ): KeyMetadata {
     return this.db.transaction(() => {
       const row = this.requireRow(keyId);
-      if (row.kind === 'service') throw new BulwarkError('KeyInvalidState', `the service key ${keyId} cannot be disabled or deleted; set another default key instead`, { keyId });
+      if (row.kind === 'service')
+        throw new BulwarkError(
+          'KeyInvalidState',
+          `the service key ${keyId} cannot be disabled or deleted; set another default key instead`,
+          { keyId },
+        );
       if (!allowedFrom.includes(row.state)) {
-        throw new BulwarkError('KeyInvalidState', `key ${keyId} is ${row.state}; this operation needs it to be ${allowedFrom.join(' or ')}`, { keyId, keyState: row.state });
+        throw new BulwarkError(
+          'KeyInvalidState',
+          `key ${keyId} is ${row.state}; this operation needs it to be ${allowedFrom.join(' or ')}`,
+          { keyId, keyState: row.state },
+        );
       }
       if (to !== 'Enabled' && this.defaultKeyId() === keyId) {
-        throw new BulwarkError('KeyInvalidState', `key ${keyId} is the default key; set another default key first`, { keyId });
+        throw new BulwarkError(
+          'KeyInvalidState',
+          `key ${keyId} is the default key; set another default key first`,
+          { keyId },
+        );
       }
-      this.db.prepare('UPDATE keys SET state = ?, deletion_date = ? WHERE num = ?').run(to, extra.deletionDate ?? null, row.num);
+      this.db
+        .prepare('UPDATE keys SET state = ?, deletion_date = ? WHERE num = ?')
+        .run(to, extra.deletionDate ?? null, row.num);
       return toMetadata(this.rowByNum(row.num) as KeyRow);
     })();
   }
@@ -308,10 +383,20 @@ export class LocalKeyStore implements KeyEncryptionProvider {
   }
 
   async scheduleKeyDeletion(keyId: string, pendingWindowInDays: number): Promise<KeyMetadata> {
-    if (!Number.isInteger(pendingWindowInDays) || pendingWindowInDays < 7 || pendingWindowInDays > 30) {
-      throw new BulwarkError('KeyInvalidArgument', `PendingWindowInDays must be a whole number from 7 to 30; got ${pendingWindowInDays}`, { keyId });
+    if (
+      !Number.isInteger(pendingWindowInDays) ||
+      pendingWindowInDays < 7 ||
+      pendingWindowInDays > 30
+    ) {
+      throw new BulwarkError(
+        'KeyInvalidArgument',
+        `PendingWindowInDays must be a whole number from 7 to 30; got ${pendingWindowInDays}`,
+        { keyId },
+      );
     }
-    return this.transition(keyId, ['Enabled', 'Disabled'], 'PendingDeletion', { deletionDate: this.now() + pendingWindowInDays * DAY_MS });
+    return this.transition(keyId, ['Enabled', 'Disabled'], 'PendingDeletion', {
+      deletionDate: this.now() + pendingWindowInDays * DAY_MS,
+    });
   }
 
   /** As in AWS KMS, a cancelled deletion leaves the key Disabled. */
@@ -326,9 +411,16 @@ export class LocalKeyStore implements KeyEncryptionProvider {
   destroyKey(keyId: string, scope?: string): ErasureReceipt {
     const receipt = this.db.transaction(() => {
       const row = this.requireRow(keyId);
-      if (row.kind === 'service') throw new BulwarkError('KeyInvalidState', `the service key ${keyId} cannot be destroyed`, { keyId });
-      if (row.state === 'Destroyed') throw new BulwarkError('KeyErased', `key ${keyId} was already destroyed`, { keyId });
-      if (row.kind === 'customer' && (row.state !== 'PendingDeletion' || (row.deletion_date ?? Infinity) > this.now())) {
+      if (row.kind === 'service')
+        throw new BulwarkError('KeyInvalidState', `the service key ${keyId} cannot be destroyed`, {
+          keyId,
+        });
+      if (row.state === 'Destroyed')
+        throw new BulwarkError('KeyErased', `key ${keyId} was already destroyed`, { keyId });
+      if (
+        row.kind === 'customer' &&
+        (row.state !== 'PendingDeletion' || (row.deletion_date ?? Infinity) > this.now())
+      ) {
         throw new BulwarkError(
           'KeyInvalidState',
           row.state === 'PendingDeletion'
@@ -337,10 +429,18 @@ export class LocalKeyStore implements KeyEncryptionProvider {
           { keyId, keyState: row.state },
         );
       }
-      const dataKeys = this.db.prepare('DELETE FROM data_keys WHERE key_num = ?').run(row.num).changes;
-      const versions = this.db.prepare('DELETE FROM key_versions WHERE key_num = ?').run(row.num).changes;
+      const dataKeys = this.db
+        .prepare('DELETE FROM data_keys WHERE key_num = ?')
+        .run(row.num).changes;
+      const versions = this.db
+        .prepare('DELETE FROM key_versions WHERE key_num = ?')
+        .run(row.num).changes;
       const erasedAt = this.now();
-      this.db.prepare("UPDATE keys SET state = 'Destroyed', destroyed_at = ?, deletion_date = NULL WHERE num = ?").run(erasedAt, row.num);
+      this.db
+        .prepare(
+          "UPDATE keys SET state = 'Destroyed', destroyed_at = ?, deletion_date = NULL WHERE num = ?",
+        )
+        .run(erasedAt, row.num);
       return {
         keyId,
         ...(scope !== undefined ? { scope } : {}),
@@ -356,17 +456,27 @@ export class LocalKeyStore implements KeyEncryptionProvider {
 
   /** Customer keys whose waiting period has ended. */
   keysDueForDestruction(): string[] {
-    return (this.db.prepare("SELECT id FROM keys WHERE state = 'PendingDeletion' AND deletion_date <= ?").all(this.now()) as { id: string }[]).map((row) => row.id);
+    return (
+      this.db
+        .prepare("SELECT id FROM keys WHERE state = 'PendingDeletion' AND deletion_date <= ?")
+        .all(this.now()) as { id: string }[]
+    ).map((row) => row.id);
   }
 }
 
 /** The error that a key's state makes of any use of its data. */
-export function assertUsable(row: Pick<KeyRow, 'id' | 'state' | 'deletion_date' | 'destroyed_at'>): void {
+export function assertUsable(
+  row: Pick<KeyRow, 'id' | 'state' | 'deletion_date' | 'destroyed_at'>,
+): void {
   switch (row.state) {
     case 'Enabled':
       return;
     case 'Disabled':
-      throw new BulwarkError('KeyDisabled', `key ${row.id} is disabled; enable it to read or write its data`, { keyId: row.id, keyState: row.state });
+      throw new BulwarkError(
+        'KeyDisabled',
+        `key ${row.id} is disabled; enable it to read or write its data`,
+        { keyId: row.id, keyState: row.state },
+      );
     case 'PendingDeletion':
       throw new BulwarkError(
         'KeyPendingDeletion',
@@ -374,10 +484,14 @@ export function assertUsable(row: Pick<KeyRow, 'id' | 'state' | 'deletion_date' 
         { keyId: row.id, keyState: row.state },
       );
     case 'Destroyed':
-      throw new BulwarkError('KeyErased', `key ${row.id} was destroyed on ${new Date(row.destroyed_at as number).toISOString()}: its data is erased`, {
-        keyId: row.id,
-        keyState: row.state,
-      });
+      throw new BulwarkError(
+        'KeyErased',
+        `key ${row.id} was destroyed on ${new Date(row.destroyed_at as number).toISOString()}: its data is erased`,
+        {
+          keyId: row.id,
+          keyState: row.state,
+        },
+      );
   }
 }
 

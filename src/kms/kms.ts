@@ -1,7 +1,13 @@
 import { BulwarkError } from '../errors.js';
 import { openWithDataKey, readHeader, sealWithDataKey, type SealContext } from './envelope.js';
 import { assertUsable, LocalKeyStore, type KeyRow } from './key-store.js';
-import { createRootKey, loadRootKey, rootKeyConfigured } from './root-key.js';
+import {
+  createRootKey,
+  loadRootKey,
+  rootKeyConfigured,
+  verifyRootKey,
+  writeRootCheck,
+} from './root-key.js';
 import type { ErasureReceipt, KeyEncryptionProvider, KeyMetadata, Sealer } from './types.js';
 
 interface ActiveDataKey {
@@ -44,10 +50,18 @@ export class Kms implements Sealer {
   }
 
   /** Opens the data dir's keys, creating the root key and key store on first use. */
-  static openOrCreate(dataDir: string, env: NodeJS.ProcessEnv, options: KmsOptions): { kms: Kms; created: boolean } {
+  static openOrCreate(
+    dataDir: string,
+    env: NodeJS.ProcessEnv,
+    options: KmsOptions,
+  ): { kms: Kms; created: boolean } {
     if (!rootKeyConfigured(dataDir)) {
       const rootKey = createRootKey(dataDir, env);
-      return { kms: new Kms(LocalKeyStore.create(dataDir, rootKey, options.now), options), created: true };
+      writeRootCheck(dataDir, rootKey);
+      return {
+        kms: new Kms(LocalKeyStore.create(dataDir, rootKey, options.now), options),
+        created: true,
+      };
     }
     return { kms: Kms.open(dataDir, env, options), created: false };
   }
@@ -55,6 +69,7 @@ export class Kms implements Sealer {
   /** Opens existing keys; a missing or wrong root key is an error (exit 2), never a new key. */
   static open(dataDir: string, env: NodeJS.ProcessEnv, options: KmsOptions): Kms {
     const rootKey = loadRootKey(dataDir, env);
+    verifyRootKey(dataDir, rootKey);
     return new Kms(LocalKeyStore.open(dataDir, rootKey, options.now), options);
   }
 
@@ -102,7 +117,12 @@ export class Kms implements Sealer {
 
   private async activeDataKey(row: KeyRow): Promise<ActiveDataKey> {
     const active = this.activeDataKeys.get(row.num);
-    if (active && active.version === row.current_version && active.uses < this.options.dataKeyMaxUses) return active;
+    if (
+      active &&
+      active.version === row.current_version &&
+      active.uses < this.options.dataKeyMaxUses
+    )
+      return active;
     const generated = await this.provider.generateDataKey(row.id);
     const num = this.keyStore.saveDataKey(row.num, generated.keyVersion, generated.wrapped);
     const fresh = { num, version: generated.keyVersion, plaintext: generated.plaintext, uses: 0 };
@@ -115,7 +135,12 @@ export class Kms implements Sealer {
     assertUsable(row);
     const dataKey = await this.activeDataKey(row);
     dataKey.uses += 1;
-    return sealWithDataKey(dataKey.plaintext, { keyNumber: row.num, keyVersion: dataKey.version, dataKeyNumber: dataKey.num }, plaintext, context);
+    return sealWithDataKey(
+      dataKey.plaintext,
+      { keyNumber: row.num, keyVersion: dataKey.version, dataKeyNumber: dataKey.num },
+      plaintext,
+      context,
+    );
   }
 
   async seal(plaintext: Buffer, context: SealContext, scope?: string): Promise<Buffer> {
@@ -128,19 +153,31 @@ export class Kms implements Sealer {
     const header = readHeader(sealed);
     const row = this.rowsByNum.get(header.keyNumber);
     if (!row) {
-      throw new BulwarkError('KeyNotFound', `value in ${context.table}.${context.column} was sealed under key number ${header.keyNumber}, which this key store does not hold`, {
-        table: context.table,
-      });
+      throw new BulwarkError(
+        'KeyNotFound',
+        `value in ${context.table}.${context.column} was sealed under key number ${header.keyNumber}, which this key store does not hold`,
+        {
+          table: context.table,
+        },
+      );
     }
     assertUsable(row);
     let dataKey = this.openedDataKeys.get(header.dataKeyNumber)?.plaintext;
     if (!dataKey) {
       const wrapped = this.keyStore.wrappedDataKey(header.dataKeyNumber);
       if (!wrapped) {
-        throw new BulwarkError('KeyVersionUnavailable', `data key ${header.dataKeyNumber} of key ${row.id} no longer exists`, { keyId: row.id });
+        throw new BulwarkError(
+          'KeyVersionUnavailable',
+          `data key ${header.dataKeyNumber} of key ${row.id} no longer exists`,
+          { keyId: row.id },
+        );
       }
       if (wrapped.keyNum !== header.keyNumber || wrapped.version !== header.keyVersion) {
-        throw new BulwarkError('SealedValueTampered', `sealed value in ${context.table}.${context.column} names a data key of another key`, { table: context.table });
+        throw new BulwarkError(
+          'SealedValueTampered',
+          `sealed value in ${context.table}.${context.column} names a data key of another key`,
+          { table: context.table },
+        );
       }
       dataKey = await this.provider.decryptDataKey(row.id, wrapped.version, wrapped.wrapped);
       this.openedDataKeys.set(header.dataKeyNumber, { keyNum: row.num, plaintext: dataKey });
@@ -157,7 +194,11 @@ export class Kms implements Sealer {
 
   async rewrap(sealed: Buffer, context: SealContext): Promise<Buffer> {
     const plaintext = await this.open(sealed, context);
-    return this.sealUnder(this.rowsByNum.get(readHeader(sealed).keyNumber) as KeyRow, plaintext, context);
+    return this.sealUnder(
+      this.rowsByNum.get(readHeader(sealed).keyNumber) as KeyRow,
+      plaintext,
+      context,
+    );
   }
 
   /** The key id and version a sealed value names, for reports (scan, rewrap). */
@@ -165,7 +206,11 @@ export class Kms implements Sealer {
     this.refresh();
     const header = readHeader(sealed);
     const row = this.rowsByNum.get(header.keyNumber);
-    return { keyId: row?.id ?? `#${header.keyNumber}`, keyVersion: header.keyVersion, keyState: row?.state ?? 'Unknown' };
+    return {
+      keyId: row?.id ?? `#${header.keyNumber}`,
+      keyVersion: header.keyVersion,
+      keyState: row?.state ?? 'Unknown',
+    };
   }
 
   // ---- key management (customer-managed keys) ----
@@ -239,7 +284,11 @@ export class Kms implements Sealer {
   eraseScope(scope: string): ErasureReceipt {
     const keyId = `scope/${scope}`;
     if (!this.keyStore.rowById(keyId)) {
-      throw new BulwarkError('KeyNotFound', `scope ${scope} has no key of its own: nothing was sealed under it`, { scope });
+      throw new BulwarkError(
+        'KeyNotFound',
+        `scope ${scope} has no key of its own: nothing was sealed under it`,
+        { scope },
+      );
     }
     const receipt = this.keyStore.destroyKey(keyId, scope);
     this.reload();

@@ -2,9 +2,12 @@ import { randomBytes, scryptSync } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BulwarkError } from '../errors.js';
+import { unwrapKey, wrapKey } from './aead.js';
 
 export const ROOT_KEY_BYTES = 32;
 export const PASSPHRASE_ENV = 'BULWARK_ROOT_PASSPHRASE';
+const CHECK_PLAINTEXT = Buffer.from('bulwark root key check v1');
+const CHECK_AAD = Buffer.from('bulwark/root-check');
 
 /** scrypt cost for passphrase-derived root keys (OWASP: N=2^17, r=8, p=1). */
 const SCRYPT = { N: 2 ** 17, r: 8, p: 1, maxmem: 256 * 1024 * 1024 };
@@ -27,6 +30,11 @@ export function rootKeyPath(dataDir: string): string {
 
 export function rootKdfPath(dataDir: string): string {
   return join(keysDir(dataDir), 'root.kdf.json');
+}
+
+/** A value sealed under the root key at init, so a wrong key is caught before any database opens. */
+export function rootCheckPath(dataDir: string): string {
+  return join(keysDir(dataDir), 'root.check');
 }
 
 /** Whether a root key (file or passphrase salt) was ever set up for this data dir. */
@@ -69,8 +77,17 @@ export function createRootKey(dataDir: string, env: NodeJS.ProcessEnv): Buffer {
         `${PASSPHRASE_ENV} is too short: use at least 12 characters`,
       );
     }
-    const kdf: KdfFile = { kdf: 'scrypt', salt: randomBytes(16).toString('base64'), N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p };
-    writeFileSync(rootKdfPath(dataDir), JSON.stringify(kdf, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
+    const kdf: KdfFile = {
+      kdf: 'scrypt',
+      salt: randomBytes(16).toString('base64'),
+      N: SCRYPT.N,
+      r: SCRYPT.r,
+      p: SCRYPT.p,
+    };
+    writeFileSync(rootKdfPath(dataDir), JSON.stringify(kdf, null, 2) + '\n', {
+      mode: 0o600,
+      flag: 'wx',
+    });
     return deriveFromPassphrase(passphrase, kdf);
   }
   const key = randomBytes(ROOT_KEY_BYTES);
@@ -91,7 +108,10 @@ export function loadRootKey(dataDir: string, env: NodeJS.ProcessEnv): Buffer {
     }
     const kdf = JSON.parse(readFileSync(kdfPath, 'utf8')) as KdfFile;
     if (kdf.kdf !== 'scrypt') {
-      throw new BulwarkError('RootKeyInvalid', `${kdfPath}: unknown kdf ${JSON.stringify(kdf.kdf)}`);
+      throw new BulwarkError(
+        'RootKeyInvalid',
+        `${kdfPath}: unknown kdf ${JSON.stringify(kdf.kdf)}`,
+      );
     }
     return deriveFromPassphrase(passphrase, kdf);
   }
@@ -106,7 +126,38 @@ export function loadRootKey(dataDir: string, env: NodeJS.ProcessEnv): Buffer {
   refuseLooseMode(path);
   const key = readFileSync(path);
   if (key.length !== ROOT_KEY_BYTES) {
-    throw new BulwarkError('RootKeyInvalid', `${path} must hold exactly ${ROOT_KEY_BYTES} bytes; it holds ${key.length}`, { path });
+    throw new BulwarkError(
+      'RootKeyInvalid',
+      `${path} must hold exactly ${ROOT_KEY_BYTES} bytes; it holds ${key.length}`,
+      { path },
+    );
   }
   return key;
+}
+
+export function writeRootCheck(dataDir: string, rootKey: Buffer): void {
+  writeFileSync(rootCheckPath(dataDir), wrapKey(rootKey, CHECK_PLAINTEXT, CHECK_AAD), {
+    mode: 0o600,
+    flag: 'wx',
+  });
+}
+
+/** Refuses a root key that is not the one this data dir was initialised with; reads only. */
+export function verifyRootKey(dataDir: string, rootKey: Buffer): void {
+  const path = rootCheckPath(dataDir);
+  if (!existsSync(path)) {
+    throw new BulwarkError(
+      'RootKeyMissing',
+      `${path} is missing; restore the keys directory from your key backup`,
+      { path },
+    );
+  }
+  const opened = unwrapKey(rootKey, readFileSync(path), CHECK_AAD);
+  if (!opened || !opened.equals(CHECK_PLAINTEXT)) {
+    throw new BulwarkError(
+      'RootKeyInvalid',
+      `the root key does not open this data dir's keys (${keysDir(dataDir)}): wrong root key file or passphrase`,
+      { path },
+    );
+  }
 }

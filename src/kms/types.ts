@@ -48,7 +48,9 @@ export interface Sealer {
  */
 export interface KeyEncryptionProvider {
   /** A new 256-bit data key, plaintext and wrapped under the newest version of `keyId`. */
-  generateDataKey(keyId: string): Promise<{ plaintext: Buffer; wrapped: Buffer; keyVersion: number }>;
+  generateDataKey(
+    keyId: string,
+  ): Promise<{ plaintext: Buffer; wrapped: Buffer; keyVersion: number }>;
   /** Unwraps a data key; fails when the key is disabled, pending deletion or destroyed. */
   decryptDataKey(keyId: string, keyVersion: number, wrapped: Buffer): Promise<Buffer>;
   createKey(options: { kind: KeyKind; description?: string; keyId?: string }): Promise<KeyMetadata>;

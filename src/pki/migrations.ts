@@ -11,7 +11,12 @@ export const pkiMigrations: Migration[] = [
           name: SERVER_IDENTITY_TABLE,
           columns: { id: { type: 'text' }, created_at: { type: 'integer' } },
           primaryKey: ['id'],
-          sealed: ['ca_certificate_pem', 'ca_private_key_pem', 'certificate_pem', 'private_key_pem'],
+          sealed: [
+            'ca_certificate_pem',
+            'ca_private_key_pem',
+            'certificate_pem',
+            'private_key_pem',
+          ],
         },
       },
     ],

@@ -37,10 +37,18 @@ async function privateKeyPem(key: webcrypto.CryptoKey): Promise<string> {
 }
 
 async function generateKeys(): Promise<webcrypto.CryptoKeyPair> {
-  return (await webcrypto.subtle.generateKey(ALGORITHM, true, ['sign', 'verify'])) as unknown as webcrypto.CryptoKeyPair;
+  return (await webcrypto.subtle.generateKey(ALGORITHM, true, [
+    'sign',
+    'verify',
+  ])) as unknown as webcrypto.CryptoKeyPair;
 }
 
-async function issue(hostNames: string[]): Promise<{ ca: x509.X509Certificate; caKeys: webcrypto.CryptoKeyPair; cert: x509.X509Certificate; keys: webcrypto.CryptoKeyPair }> {
+async function issue(hostNames: string[]): Promise<{
+  ca: x509.X509Certificate;
+  caKeys: webcrypto.CryptoKeyPair;
+  cert: x509.X509Certificate;
+  keys: webcrypto.CryptoKeyPair;
+}> {
   const now = new Date();
   const caKeys = await generateKeys();
   const ca = await x509.X509CertificateGenerator.createSelfSigned({
@@ -52,7 +60,10 @@ async function issue(hostNames: string[]): Promise<{ ca: x509.X509Certificate; c
     signingAlgorithm: ALGORITHM,
     extensions: [
       new x509.BasicConstraintsExtension(true, 0, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      new x509.KeyUsagesExtension(
+        x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign,
+        true,
+      ),
       await x509.SubjectKeyIdentifierExtension.create(caKeys.publicKey),
     ],
   });
@@ -71,7 +82,9 @@ async function issue(hostNames: string[]): Promise<{ ca: x509.X509Certificate; c
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-      new x509.SubjectAlternativeNameExtension(names.map((name) => ({ type: isIP(name) ? 'ip' : 'dns', value: name }))),
+      new x509.SubjectAlternativeNameExtension(
+        names.map((name) => ({ type: isIP(name) ? 'ip' : 'dns', value: name })),
+      ),
       await x509.AuthorityKeyIdentifierExtension.create(caKeys.publicKey),
     ],
   });
@@ -82,7 +95,11 @@ async function issue(hostNames: string[]): Promise<{ ca: x509.X509Certificate; c
  * The server CA and server certificate, created on first start. Both private keys are sealed in
  * the store; only the CA certificate is written out, for clients to trust.
  */
-export async function ensureServerIdentity(store: Store, dataDir: string, hostNames: string[]): Promise<ServerIdentity> {
+export async function ensureServerIdentity(
+  store: Store,
+  dataDir: string,
+  hostNames: string[],
+): Promise<ServerIdentity> {
   let row = await store.get(SERVER_IDENTITY_TABLE, { id: 'server' });
   if (!row) {
     const { ca, caKeys, cert, keys } = await issue(hostNames);

@@ -18,10 +18,17 @@ export function sqlitePath(dataDir: string): string {
 /** PostgreSQL's password comes from the environment (PGPASSWORD), never from the config file. */
 export async function openEngine(config: Config): Promise<Engine> {
   if (config.store.engine === 'postgres') return PostgresEngine.connect(config.store.postgres);
-  return new SqliteEngine({ path: sqlitePath(config.dataDir), synchronous: config.store.sqlite.synchronous });
+  return new SqliteEngine({
+    path: sqlitePath(config.dataDir),
+    synchronous: config.store.sqlite.synchronous,
+  });
 }
 
-export async function openStore(config: Config, sealer: Sealer, migrations: Migration[]): Promise<SealedStore> {
+export async function openStore(
+  config: Config,
+  sealer: Sealer,
+  migrations: Migration[],
+): Promise<SealedStore> {
   const engine = await openEngine(config);
   try {
     return await SealedStore.open({ engine, sealer, migrations });

@@ -11,7 +11,9 @@ export interface PostgresOptions {
 /** BIGINT comes back from pg as a string by default; Bulwark's integers are timestamps and counts. */
 const types = {
   getTypeParser: ((oid: number, format?: string) =>
-    oid === pg.types.builtins.INT8 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+    oid === pg.types.builtins.INT8
+      ? (value: string) => Number(value)
+      : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
 };
 
 /** `?` placeholders (the shared SQL) to PostgreSQL's `$n`. */
@@ -59,7 +61,9 @@ export class PostgresEngine implements Engine {
 
   columnType(column: ColumnDef | 'sealed'): string {
     if (column === 'sealed') return 'BYTEA';
-    return { text: 'TEXT', integer: 'BIGINT', real: 'DOUBLE PRECISION', boolean: 'BOOLEAN' }[column.type];
+    return { text: 'TEXT', integer: 'BIGINT', real: 'DOUBLE PRECISION', boolean: 'BOOLEAN' }[
+      column.type
+    ];
   }
 
   fromSql(_column: ColumnDef, value: SqlValue): unknown {
@@ -90,7 +94,9 @@ export class PostgresEngine implements Engine {
   }
 
   async lockForMigration(tx: SqlExecutor): Promise<void> {
-    await tx.all("SELECT pg_advisory_xact_lock(hashtext('bulwark-migrations:' || current_schema()))");
+    await tx.all(
+      "SELECT pg_advisory_xact_lock(hashtext('bulwark-migrations:' || current_schema()))",
+    );
   }
 
   async close(): Promise<void> {

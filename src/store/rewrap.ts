@@ -50,7 +50,8 @@ export async function countOnOldVersions(store: SealedStore, batchSize = 500): P
   for (const def of store.tableDefs()) {
     if (def.sealed.length === 0) continue;
     for await (const batch of batches(store, def.name, batchSize)) {
-      for (const row of batch) for (const sealed of Object.values(row.sealed)) if (store.needsRewrap(sealed)) count += 1;
+      for (const row of batch)
+        for (const sealed of Object.values(row.sealed)) if (store.needsRewrap(sealed)) count += 1;
     }
   }
   return count;

@@ -39,8 +39,13 @@ async function migrate(engine: Engine, migrations: Migration[]): Promise<Map<str
     const statements: string[] = [];
     for (const step of migration.steps) {
       if ('createTable' in step) {
-        const def = { ...step.createTable, columns: { ...step.createTable.columns }, sealed: [...step.createTable.sealed] };
-        if (tables.has(def.name)) throw new Error(`migration ${migration.id}: table ${def.name} already defined`);
+        const def = {
+          ...step.createTable,
+          columns: { ...step.createTable.columns },
+          sealed: [...step.createTable.sealed],
+        };
+        if (tables.has(def.name))
+          throw new Error(`migration ${migration.id}: table ${def.name} already defined`);
         tables.set(def.name, def);
         statements.push(...createTableSql(engine, def));
       } else {
@@ -56,17 +61,28 @@ async function migrate(engine: Engine, migrations: Migration[]): Promise<Map<str
   }
   await engine.transaction(async (tx) => {
     await engine.lockForMigration(tx);
-    await tx.run(`CREATE TABLE IF NOT EXISTS bulwark_migrations (id TEXT PRIMARY KEY, applied_at ${engine.columnType({ type: 'integer' })} NOT NULL)`);
-    const applied = new Set((await tx.all('SELECT id FROM bulwark_migrations')).map((row) => row.id as string));
+    await tx.run(
+      `CREATE TABLE IF NOT EXISTS bulwark_migrations (id TEXT PRIMARY KEY, applied_at ${engine.columnType({ type: 'integer' })} NOT NULL)`,
+    );
+    const applied = new Set(
+      (await tx.all('SELECT id FROM bulwark_migrations')).map((row) => row.id as string),
+    );
     const known = new Set(migrations.map((migration) => migration.id));
     const unknown = [...applied].filter((id) => !known.has(id));
     if (unknown.length) {
-      throw new BulwarkError('StoreSchemaInvalid', `the database was migrated by a newer Bulwark (unknown migrations: ${unknown.join(', ')}); upgrade Bulwark`, { unknown });
+      throw new BulwarkError(
+        'StoreSchemaInvalid',
+        `the database was migrated by a newer Bulwark (unknown migrations: ${unknown.join(', ')}); upgrade Bulwark`,
+        { unknown },
+      );
     }
     for (const migration of migrations) {
       if (applied.has(migration.id)) continue;
       for (const statement of ddl.get(migration.id) as string[]) await tx.run(statement);
-      await tx.run('INSERT INTO bulwark_migrations (id, applied_at) VALUES (?, ?)', [migration.id, Date.now()]);
+      await tx.run('INSERT INTO bulwark_migrations (id, applied_at) VALUES (?, ?)', [
+        migration.id,
+        Date.now(),
+      ]);
     }
   });
   return tables;
@@ -74,7 +90,11 @@ async function migrate(engine: Engine, migrations: Migration[]): Promise<Map<str
 
 function isUniqueViolation(error: unknown): boolean {
   const code = (error as { code?: string }).code;
-  return code === '23505' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE';
+  return (
+    code === '23505' ||
+    code === 'SQLITE_CONSTRAINT_PRIMARYKEY' ||
+    code === 'SQLITE_CONSTRAINT_UNIQUE'
+  );
 }
 
 /**
@@ -97,7 +117,11 @@ export class SealedStore implements Store {
     this.session = this.sessionOn(engine);
   }
 
-  static async open(options: { engine: Engine; sealer: Sealer; migrations: Migration[] }): Promise<SealedStore> {
+  static async open(options: {
+    engine: Engine;
+    sealer: Sealer;
+    migrations: Migration[];
+  }): Promise<SealedStore> {
     const tables = await migrate(options.engine, options.migrations);
     return new SealedStore(options.engine, options.sealer, tables);
   }
@@ -119,26 +143,38 @@ export class SealedStore implements Store {
   private scopeOf(table: TableSql, row: Row): string | undefined {
     const scope = table.def.scope;
     const value = scope && row[scope.column];
-    return scope && value !== null && value !== undefined ? `${scope.prefix}/${String(value)}` : undefined;
+    return scope && value !== null && value !== undefined
+      ? `${scope.prefix}/${String(value)}`
+      : undefined;
   }
 
   private async toSql(table: TableSql, row: Row): Promise<SqlValue[]> {
     for (const name of Object.keys(row)) {
-      if (!table.columnNames.includes(name)) throw new Error(`internal: ${table.def.name} has no column ${name}`);
+      if (!table.columnNames.includes(name))
+        throw new Error(`internal: ${table.def.name} has no column ${name}`);
     }
     const scope = this.scopeOf(table, row);
     const values: SqlValue[] = [];
     for (const name of Object.keys(table.def.columns)) values.push((row[name] ?? null) as SqlValue);
     for (const name of table.def.sealed) {
       const value = row[name];
-      values.push(value === undefined || value === null ? null : await this.sealer.seal(encodeValue(value), this.context(table, row, name), scope));
+      values.push(
+        value === undefined || value === null
+          ? null
+          : await this.sealer.seal(encodeValue(value), this.context(table, row, name), scope),
+      );
     }
     return values;
   }
 
-  private async fromSql(table: TableSql, sqlRow: SqlRow, onUnreadable: 'throw' | 'mark'): Promise<Row> {
+  private async fromSql(
+    table: TableSql,
+    sqlRow: SqlRow,
+    onUnreadable: 'throw' | 'mark',
+  ): Promise<Row> {
     const row: Row = {};
-    for (const [name, column] of Object.entries(table.def.columns)) row[name] = this.sqlEngine.fromSql(column, sqlRow[name] ?? null);
+    for (const [name, column] of Object.entries(table.def.columns))
+      row[name] = this.sqlEngine.fromSql(column, sqlRow[name] ?? null);
     let unreadable: Record<string, UnreadableColumn> | undefined;
     for (const name of table.def.sealed) {
       const sealed = sqlRow[name];
@@ -147,14 +183,17 @@ export class SealedStore implements Store {
         continue;
       }
       try {
-        row[name] = decodeValue(await this.sealer.open(sealed as Buffer, this.context(table, row, name)));
+        row[name] = decodeValue(
+          await this.sealer.open(sealed as Buffer, this.context(table, row, name)),
+        );
       } catch (error) {
         if (onUnreadable === 'throw' || !isBulwarkError(error)) throw error;
         row[name] = undefined;
         (unreadable ??= {})[name] = { code: error.code, message: error.message };
       }
     }
-    if (unreadable) Object.defineProperty(row, UNREADABLE, { value: unreadable, enumerable: false });
+    if (unreadable)
+      Object.defineProperty(row, UNREADABLE, { value: unreadable, enumerable: false });
     return row;
   }
 
@@ -174,7 +213,11 @@ export class SealedStore implements Store {
           await sql.run(table.insert, await this.toSql(table, row));
         } catch (error) {
           if (!isUniqueViolation(error)) throw error;
-          throw new BulwarkError('StoreConstraint', `${tableName} already holds a row with key ${encodePrimaryKey(table.def, row)}`, { table: tableName });
+          throw new BulwarkError(
+            'StoreConstraint',
+            `${tableName} already holds a row with key ${encodePrimaryKey(table.def, row)}`,
+            { table: tableName },
+          );
         }
       },
       put: async (tableName, row) => {
@@ -190,20 +233,34 @@ export class SealedStore implements Store {
         const table = this.table(tableName);
         const where = Object.entries(query.where ?? {});
         for (const [name] of where) {
-          if (!(name in table.def.columns)) throw new Error(`internal: ${tableName}.${name} is sealed or absent and cannot be queried`);
+          if (!(name in table.def.columns))
+            throw new Error(
+              `internal: ${tableName}.${name} is sealed or absent and cannot be queried`,
+            );
         }
         const params = where.map(([, value]) => value as SqlValue);
         if (query.after) params.push(...this.keyValues(table, query.after));
         if (query.limit !== undefined) params.push(query.limit);
-        const rows = await sql.all(table.select(where.map(([name]) => name), query.after !== undefined, query.limit !== undefined), params);
+        const rows = await sql.all(
+          table.select(
+            where.map(([name]) => name),
+            query.after !== undefined,
+            query.limit !== undefined,
+          ),
+          params,
+        );
         const result: Row[] = [];
-        for (const row of rows) result.push(await this.fromSql(table, row, query.onUnreadable ?? 'throw'));
+        for (const row of rows)
+          result.push(await this.fromSql(table, row, query.onUnreadable ?? 'throw'));
         return result;
       },
       count: async (tableName, where = {}) => {
         const table = this.table(tableName);
         const entries = Object.entries(where);
-        const [row] = await sql.all(table.count(entries.map(([name]) => name)), entries.map(([, value]) => value as SqlValue));
+        const [row] = await sql.all(
+          table.count(entries.map(([name]) => name)),
+          entries.map(([, value]) => value as SqlValue),
+        );
         return Number(row?.n ?? 0);
       },
       delete: async (tableName, key) => {
@@ -248,15 +305,23 @@ export class SealedStore implements Store {
   // ---- rewrap: maintenance over raw sealed values, never exposed to capability code ----
 
   /** Raw sealed values of one table after `after` (primary-key order), for the rewrap job. */
-  async scanSealed(tableName: string, after: Row | undefined, limit: number): Promise<{ key: Row; sealed: Record<string, Buffer> }[]> {
+  async scanSealed(
+    tableName: string,
+    after: Row | undefined,
+    limit: number,
+  ): Promise<{ key: Row; sealed: Record<string, Buffer> }[]> {
     const table = this.table(tableName);
     const columns = [...table.def.primaryKey, ...table.def.sealed];
     const params: SqlValue[] = after ? this.keyValues(table, after) : [];
     params.push(limit);
-    const rows = await this.sqlEngine.all(table.select([], after !== undefined, true, columns), params);
+    const rows = await this.sqlEngine.all(
+      table.select([], after !== undefined, true, columns),
+      params,
+    );
     return rows.map((row) => {
       const key: Row = {};
-      for (const name of table.def.primaryKey) key[name] = this.sqlEngine.fromSql(table.def.columns[name] as never, row[name] ?? null);
+      for (const name of table.def.primaryKey)
+        key[name] = this.sqlEngine.fromSql(table.def.columns[name] as never, row[name] ?? null);
       const sealed: Record<string, Buffer> = {};
       for (const name of table.def.sealed) if (row[name]) sealed[name] = row[name] as Buffer;
       return { key, sealed };
@@ -267,11 +332,16 @@ export class SealedStore implements Store {
   async rewrapValue(tableName: string, key: Row, column: string, sealed: Buffer): Promise<boolean> {
     const table = this.table(tableName);
     const next = await this.sealer.rewrap(sealed, this.context(table, key, column));
-    return (await this.sqlEngine.run(table.compareAndSet(column), [next, ...this.keyValues(table, key), sealed])) > 0;
+    return (
+      (await this.sqlEngine.run(table.compareAndSet(column), [
+        next,
+        ...this.keyValues(table, key),
+        sealed,
+      ])) > 0
+    );
   }
 
   needsRewrap(sealed: Buffer): boolean {
     return this.sealer.needsRewrap(sealed);
   }
 }
-

@@ -4,30 +4,45 @@ import type { ColumnDef, TableDef } from './types.js';
 const IDENTIFIER = /^[a-z][a-z0-9_]{0,62}$/;
 
 export function quote(identifier: string): string {
-  if (!IDENTIFIER.test(identifier)) throw new Error(`invalid SQL identifier ${JSON.stringify(identifier)}`);
+  if (!IDENTIFIER.test(identifier))
+    throw new Error(`invalid SQL identifier ${JSON.stringify(identifier)}`);
   return `"${identifier}"`;
 }
 
-function columnSql(engine: Engine, name: string, column: ColumnDef | 'sealed', inKey: boolean): string {
+function columnSql(
+  engine: Engine,
+  name: string,
+  column: ColumnDef | 'sealed',
+  inKey: boolean,
+): string {
   const nullable = column === 'sealed' ? true : column.nullable === true && !inKey;
   return `${quote(name)} ${engine.columnType(column)}${nullable ? '' : ' NOT NULL'}`;
 }
 
 export function createTableSql(engine: Engine, def: TableDef): string[] {
   const columns = [
-    ...Object.entries(def.columns).map(([name, column]) => columnSql(engine, name, column, def.primaryKey.includes(name))),
+    ...Object.entries(def.columns).map(([name, column]) =>
+      columnSql(engine, name, column, def.primaryKey.includes(name)),
+    ),
     ...def.sealed.map((name) => columnSql(engine, name, 'sealed', false)),
   ];
   const statements = [
     `CREATE TABLE ${quote(def.name)} (${columns.join(', ')}, PRIMARY KEY (${def.primaryKey.map(quote).join(', ')}))`,
   ];
   for (const index of def.indexes ?? []) {
-    statements.push(`CREATE INDEX ${quote(`${def.name}_${index.join('_')}_idx`)} ON ${quote(def.name)} (${index.map(quote).join(', ')})`);
+    statements.push(
+      `CREATE INDEX ${quote(`${def.name}_${index.join('_')}_idx`)} ON ${quote(def.name)} (${index.map(quote).join(', ')})`,
+    );
   }
   return statements;
 }
 
-export function addColumnSql(engine: Engine, table: string, name: string, column: ColumnDef | 'sealed'): string {
+export function addColumnSql(
+  engine: Engine,
+  table: string,
+  name: string,
+  column: ColumnDef | 'sealed',
+): string {
   return `ALTER TABLE ${quote(table)} ADD COLUMN ${columnSql(engine, name, column === 'sealed' ? column : { ...column, nullable: true }, false)}`;
 }
 
@@ -49,7 +64,9 @@ export class TableSql {
     const columns = this.columnNames.map(quote).join(', ');
     const placeholders = this.columnNames.map(() => '?').join(', ');
     this.insert = `INSERT INTO ${this.table} (${columns}) VALUES (${placeholders})`;
-    const updates = this.columnNames.filter((name) => !def.primaryKey.includes(name)).map((name) => `${quote(name)} = excluded.${quote(name)}`);
+    const updates = this.columnNames
+      .filter((name) => !def.primaryKey.includes(name))
+      .map((name) => `${quote(name)} = excluded.${quote(name)}`);
     const conflict = def.primaryKey.map(quote).join(', ');
     this.upsert = updates.length
       ? `${this.insert} ON CONFLICT (${conflict}) DO UPDATE SET ${updates.join(', ')}`
@@ -68,7 +85,12 @@ export class TableSql {
     return clauses.length ? ` WHERE ${clauses.join(' AND ')}` : '';
   }
 
-  select(whereColumns: string[], after: boolean, limited: boolean, columns: string[] = this.columnNames): string {
+  select(
+    whereColumns: string[],
+    after: boolean,
+    limited: boolean,
+    columns: string[] = this.columnNames,
+  ): string {
     const order = this.def.primaryKey.map(quote).join(', ');
     return `SELECT ${columns.map(quote).join(', ')} FROM ${this.table}${this.where(whereColumns, after)} ORDER BY ${order}${limited ? ' LIMIT ?' : ''}`;
   }

@@ -54,11 +54,15 @@ export class SqliteEngine implements Engine {
 
   // Outside a transaction a statement runs at once, unless a transaction holds the connection.
   run(sql: string, params?: SqlValue[]): Promise<number> {
-    return this.lock.busy ? this.lock.run(() => this.direct.run(sql, params)) : this.direct.run(sql, params);
+    return this.lock.busy
+      ? this.lock.run(() => this.direct.run(sql, params))
+      : this.direct.run(sql, params);
   }
 
   all(sql: string, params?: SqlValue[]): Promise<SqlRow[]> {
-    return this.lock.busy ? this.lock.run(() => this.direct.all(sql, params)) : this.direct.all(sql, params);
+    return this.lock.busy
+      ? this.lock.run(() => this.direct.all(sql, params))
+      : this.direct.all(sql, params);
   }
 
   transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {

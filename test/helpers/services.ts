@@ -4,7 +4,8 @@ import pg from 'pg';
 /** Set by .ci/run: a test that needs a missing service fails instead of skipping. */
 export const SERVICES_REQUIRED = process.env.BULWARK_REQUIRE_SERVICES === '1';
 
-export const POSTGRES_URL = process.env.BULWARK_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const POSTGRES_URL =
+  process.env.BULWARK_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 let postgresProbe: Promise<string | undefined> | undefined;
 
@@ -33,7 +34,8 @@ export async function needPostgres(t: TestContext): Promise<boolean> {
   const reason = await postgresUnavailable();
   if (reason === undefined) return true;
   const message = `PostgreSQL is not reachable at ${POSTGRES_URL} (${reason}); start it or set BULWARK_TEST_POSTGRES_URL`;
-  if (SERVICES_REQUIRED) throw new Error(`${message} — required because BULWARK_REQUIRE_SERVICES=1`);
+  if (SERVICES_REQUIRED)
+    throw new Error(`${message} — required because BULWARK_REQUIRE_SERVICES=1`);
   t.skip(message);
   return false;
 }

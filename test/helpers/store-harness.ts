@@ -20,7 +20,13 @@ export const fixtureMigrations: Migration[] = [
       {
         createTable: {
           name: RECORDS,
-          columns: { id: { type: 'text' }, thing: { type: 'text', nullable: true }, status: { type: 'text' }, version: { type: 'integer' }, active: { type: 'boolean' } },
+          columns: {
+            id: { type: 'text' },
+            thing: { type: 'text', nullable: true },
+            status: { type: 'text' },
+            version: { type: 'integer' },
+            active: { type: 'boolean' },
+          },
           primaryKey: ['id'],
           sealed: ['document', 'payload'],
           scope: { column: 'thing', prefix: 'thing' },
@@ -50,19 +56,35 @@ export interface Harness {
 }
 
 export async function openEngineAt(location: EngineLocation): Promise<Engine> {
-  if (location.kind === 'postgres') return PostgresEngine.connect({ url: POSTGRES_URL, schema: location.schema as string, poolSize: 4 });
-  return new SqliteEngine({ path: join(location.dataDir, 'db', 'bulwark.db'), synchronous: 'full' });
+  if (location.kind === 'postgres')
+    return PostgresEngine.connect({
+      url: POSTGRES_URL,
+      schema: location.schema as string,
+      poolSize: 4,
+    });
+  return new SqliteEngine({
+    path: join(location.dataDir, 'db', 'bulwark.db'),
+    synchronous: 'full',
+  });
 }
 
-export async function openHarnessAt(location: EngineLocation, migrations: Migration[] = fixtureMigrations): Promise<Harness> {
+export async function openHarnessAt(
+  location: EngineLocation,
+  migrations: Migration[] = fixtureMigrations,
+): Promise<Harness> {
   const { kms } = Kms.openOrCreate(location.dataDir, {}, { dataKeyMaxUses: 2 ** 24 });
   const engine = await openEngineAt(location);
   const store = await SealedStore.open({ engine, sealer: kms, migrations });
-  const raw = async (sql: string, params?: SqlValue[]) => (/^\s*SELECT/i.test(sql) ? engine.all(sql, params) : (await engine.run(sql, params), []));
+  const raw = async (sql: string, params?: SqlValue[]) =>
+    /^\s*SELECT/i.test(sql) ? engine.all(sql, params) : (await engine.run(sql, params), []);
   const rawBytes = async () => {
     if (engine instanceof SqliteEngine) {
       const base = join(location.dataDir, 'db', 'bulwark.db');
-      return Buffer.concat([base, `${base}-wal`, `${base}-shm`].filter((path) => existsSync(path)).map((path) => readFileSync(path)));
+      return Buffer.concat(
+        [base, `${base}-wal`, `${base}-shm`]
+          .filter((path) => existsSync(path))
+          .map((path) => readFileSync(path)),
+      );
     }
     await engine.all('CHECKPOINT');
     const relations = await engine.all(
@@ -70,10 +92,17 @@ export async function openHarnessAt(location: EngineLocation, migrations: Migrat
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ? AND c.relname = ?`,
       [location.schema as string, RECORDS],
     );
-    const paths = relations.flatMap((row) => [row.heap, row.toast]).filter((path): path is string => typeof path === 'string');
+    const paths = relations
+      .flatMap((row) => [row.heap, row.toast])
+      .filter((path): path is string => typeof path === 'string');
     const [wal] = await engine.all('SELECT pg_walfile_name(pg_current_wal_lsn()) AS name');
     paths.push(`pg_wal/${wal?.name as string}`);
-    const parts = await Promise.all(paths.map(async (path) => (await engine.all('SELECT pg_read_binary_file(?) AS bytes', [path]))[0]?.bytes as Buffer));
+    const parts = await Promise.all(
+      paths.map(
+        async (path) =>
+          (await engine.all('SELECT pg_read_binary_file(?) AS bytes', [path]))[0]?.bytes as Buffer,
+      ),
+    );
     return Buffer.concat(parts);
   };
   return {
@@ -95,7 +124,10 @@ function once(close: () => Promise<void>): () => Promise<void> {
 }
 
 /** A new data dir (and, for PostgreSQL, a new schema) removed when the test ends; undefined when skipped. */
-export async function newLocation(t: TestContext, kind: 'sqlite' | 'postgres'): Promise<EngineLocation | undefined> {
+export async function newLocation(
+  t: TestContext,
+  kind: 'sqlite' | 'postgres',
+): Promise<EngineLocation | undefined> {
   const dataDir = tempDir(t);
   if (kind === 'sqlite') return { kind, dataDir };
   if (!(await needPostgres(t))) return undefined;
@@ -104,7 +136,10 @@ export async function newLocation(t: TestContext, kind: 'sqlite' | 'postgres'): 
   return { kind, dataDir, schema };
 }
 
-export async function openHarness(t: TestContext, kind: 'sqlite' | 'postgres'): Promise<Harness | undefined> {
+export async function openHarness(
+  t: TestContext,
+  kind: 'sqlite' | 'postgres',
+): Promise<Harness | undefined> {
   const location = await newLocation(t, kind);
   if (!location) return undefined;
   const harness = await openHarnessAt(location);

@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { httpsGet, runCli, startServer, stopServer } from '../helpers/cli.js';
+import { tempDir } from '../helpers/temp.js';
+
+const COMMANDS = [
+  [],
+  ['init'],
+  ['serve'],
+  ['kms'],
+  ...[
+    'create-key',
+    'describe-key',
+    'list-keys',
+    'enable-key',
+    'disable-key',
+    'rotate-key',
+    'schedule-key-deletion',
+    'cancel-key-deletion',
+    'set-default-key',
+    'erase-scope',
+    'rewrap',
+  ].map((name) => ['kms', name]),
+];
+
+test('every command answers --help with its usage and exit 0; an unknown command exits 2', () => {
+  for (const command of COMMANDS) {
+    const result = runCli([...command, '--help']);
+    assert.equal(result.status, 0, `bulwark ${command.join(' ')} --help`);
+    assert.match(result.stdout, new RegExp(`Usage: bulwark ${command.join(' ')}`.trim()));
+  }
+  const unknown = runCli(['frobnicate']);
+  assert.equal(unknown.status, 2);
+  assert.match(unknown.stderr, /unknown command 'frobnicate'/);
+});
+
+test('init is idempotent', (t) => {
+  const dataDir = join(tempDir(t), 'data');
+  const first = runCli(['init', '--data-dir', dataDir]);
+  assert.equal(first.status, 0, first.stderr);
+  assert.equal(JSON.parse(first.stdout).created, true);
+  const rootKey = readFileSync(join(dataDir, 'keys', 'root.key'));
+  const second = runCli(['init', '--data-dir', dataDir]);
+  assert.equal(JSON.parse(second.stdout).created, false);
+  assert.ok(readFileSync(join(dataDir, 'keys', 'root.key')).equals(rootKey));
+});
+
+test('kms commands manage customer keys while serve runs on the same data dir', async (t) => {
+  const dataDir = join(tempDir(t), 'data');
+  const server = await startServer(t, ['--data-dir', dataDir, '--api-port', '0']);
+  const kms = (...args: string[]) => {
+    const result = runCli(['kms', ...args, '--data-dir', dataDir]);
+    return { ...result, json: result.status === 0 ? JSON.parse(result.stdout) : undefined };
+  };
+  const created = kms('create-key', '--description', 'fleet telemetry');
+  assert.equal(created.status, 0, created.stderr);
+  const keyId = created.json.KeyMetadata.KeyId as string;
+  assert.match(keyId, /^[0-9a-f-]{36}$/);
+  assert.equal(created.json.KeyMetadata.KeyManager, 'CUSTOMER');
+  assert.equal(kms('rotate-key', '--key-id', keyId).json.KeyMetadata.CurrentVersion, 2);
+  assert.equal(kms('disable-key', '--key-id', keyId).json.KeyMetadata.KeyState, 'Disabled');
+  const tooShort = kms('schedule-key-deletion', '--key-id', keyId, '--pending-window-in-days', '3');
+  assert.equal(tooShort.status, 2);
+  assert.match(tooShort.stderr, /PendingWindowInDays must be a whole number from 7 to 30; got 3/);
+  const scheduled = kms(
+    'schedule-key-deletion',
+    '--key-id',
+    keyId,
+    '--pending-window-in-days',
+    '7',
+  );
+  assert.equal(scheduled.json.KeyMetadata.KeyState, 'PendingDeletion');
+  assert.ok(Date.parse(scheduled.json.KeyMetadata.DeletionDate) > Date.now() + 6 * 86_400_000);
+  assert.equal(kms('cancel-key-deletion', '--key-id', keyId).json.KeyMetadata.KeyState, 'Disabled');
+  const listed = kms('list-keys').json.Keys as { KeyId: string; KeyState: string }[];
+  assert.deepEqual(
+    listed.map((key) => [key.KeyId, key.KeyState]),
+    [
+      ['bulwark/service', 'Enabled'],
+      [keyId, 'Disabled'],
+    ],
+  );
+  const missing = kms('describe-key', '--key-id', 'no-such-key');
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, /key no-such-key does not exist/);
+  const noScope = kms('erase-scope', '--scope', 'thing/never-seen');
+  assert.equal(noScope.status, 1);
+  assert.match(noScope.stderr, /has no key of its own/);
+  const ca = readFileSync(join(dataDir, 'pki', 'server-ca.pem'), 'utf8');
+  assert.equal((await httpsGet(server.ready.api, '/health', ca)).status, 200);
+  assert.equal(await stopServer(server), 0);
+});
+
+test('kms rewrap moves stored values to the newest key version, showing progress, and the server still opens them', async (t) => {
+  const dataDir = join(tempDir(t), 'data');
+  assert.equal(runCli(['init', '--data-dir', dataDir]).status, 0);
+  assert.equal(
+    runCli(['kms', 'rotate-key', '--key-id', 'bulwark/service', '--data-dir', dataDir]).status,
+    0,
+  );
+  const rewrap = runCli(['kms', 'rewrap', '--data-dir', dataDir]);
+  assert.equal(rewrap.status, 0, rewrap.stderr);
+  assert.deepEqual(JSON.parse(rewrap.stdout), { rewrapped: 4, replacedMeanwhile: 0, remaining: 0 });
+  assert.match(rewrap.stderr, /rewrap: 4 of 4 values \(pki_server_identity\)/);
+  const again = runCli(['kms', 'rewrap', '--data-dir', dataDir]);
+  assert.deepEqual(JSON.parse(again.stdout), { rewrapped: 0, replacedMeanwhile: 0, remaining: 0 });
+  const server = await startServer(t, ['--data-dir', dataDir, '--api-port', '0']);
+  const ca = readFileSync(join(dataDir, 'pki', 'server-ca.pem'), 'utf8');
+  assert.equal((await httpsGet(server.ready.api, '/health', ca)).status, 200);
+  await stopServer(server);
+});

@@ -1,0 +1,115 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { get } from 'node:https';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import { readLinesUntil, ROOT } from './child.js';
+
+export const CLI = join(ROOT, 'dist/src/cli/main.js');
+
+/** The environment a newcomer's shell would give: no BULWARK_* settings leaking in from the test run. */
+export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !name.startsWith('BULWARK_')),
+  );
+  return { ...env, ...extra };
+}
+
+export interface CliResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function runCli(
+  args: string[],
+  options: { env?: Record<string, string>; cwd?: string } = {},
+): CliResult {
+  const result = spawnSync(process.execPath, [CLI, ...args], {
+    cwd: options.cwd ?? ROOT,
+    env: cleanEnv(options.env),
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+export interface RunningServer {
+  child: ChildProcess;
+  ready: { api: number; mqtt?: number; dev?: number };
+  stderr: () => string;
+}
+
+/** Starts `bulwark serve` (or any command line that ends in it) and waits for its ready line. */
+export async function startServer(
+  t: TestContext,
+  args: string[],
+  options: { env?: Record<string, string>; cwd?: string; command?: string[] } = {},
+): Promise<RunningServer> {
+  const command = options.command ?? [process.execPath, CLI, 'serve'];
+  const child = spawn(command[0] as string, [...command.slice(1), ...args], {
+    cwd: options.cwd ?? ROOT,
+    env: cleanEnv(options.env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null)
+      process.kill(-(child.pid as number), 'SIGKILL');
+  });
+  const lines = await readLinesUntil(child, (line) => line.startsWith('{"ready"'), 60_000);
+  return {
+    child,
+    ready: (JSON.parse(lines[lines.length - 1] as string) as { ready: RunningServer['ready'] })
+      .ready,
+    stderr: () => stderr,
+  };
+}
+
+export function stopServer(
+  server: RunningServer,
+  signal: NodeJS.Signals = 'SIGTERM',
+): Promise<number | NodeJS.Signals | null> {
+  return new Promise((resolve) => {
+    server.child.once('exit', (code, signal) => resolve(code ?? signal));
+    process.kill(-(server.child.pid as number), signal);
+  });
+}
+
+export function httpsGet(
+  port: number,
+  path: string,
+  ca: string | undefined,
+  tls: { maxVersion?: 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3' } = {},
+): Promise<{ status: number; body: string; protocol: string }> {
+  return new Promise((resolve, reject) => {
+    const request = get(
+      { host: '127.0.0.1', servername: 'localhost', port, path, ...(ca ? { ca } : {}), ...tls },
+      (response) => {
+        let body = '';
+        const protocol = (response.socket as unknown as { getProtocol(): string }).getProtocol();
+        response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body, protocol }));
+      },
+    );
+    request.on('error', reject);
+  });
+}
+
+/** Path → SHA-256 of every file below `dir`, to prove a command wrote nothing. */
+export function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (path: string) => {
+    for (const entry of readdirSync(path)) {
+      const full = join(path, entry);
+      if (statSync(full).isDirectory()) walk(full);
+      else
+        out[full.slice(dir.length)] = createHash('sha256').update(readFileSync(full)).digest('hex');
+    }
+  };
+  walk(dir);
+  return out;
+}
