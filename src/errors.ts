@@ -20,8 +20,7 @@ export type ErrorCode =
   | 'SealedValueTampered'
   | 'SealedFormatUnsupported'
   | 'StoreSchemaInvalid'
-  | 'StoreConstraint'
-  | 'ServiceUnavailable';
+  | 'StoreConstraint';
 
 /** How each edge reports an error: the CLI exit code, and AWS's error type and HTTP status. */
 interface ErrorShape {
@@ -47,7 +46,6 @@ const SHAPES: Record<ErrorCode, ErrorShape> = {
   SealedFormatUnsupported: { exitCode: 1, awsType: 'InvalidCiphertextException', httpStatus: 400 },
   StoreSchemaInvalid: { exitCode: 2, awsType: 'InternalFailureException', httpStatus: 500 },
   StoreConstraint: { exitCode: 1, awsType: 'ResourceAlreadyExistsException', httpStatus: 409 },
-  ServiceUnavailable: { exitCode: 1, awsType: 'ServiceUnavailableException', httpStatus: 503 },
 };
 
 export class BulwarkError extends Error {

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hash, randomFillSync } from 'node:crypto';
 import { BulwarkError } from '../errors.js';
 import { NONCE_BYTES, TAG_BYTES } from './aead.js';
 
@@ -40,21 +40,41 @@ export interface SealedHeader {
   fingerprint: Buffer;
 }
 
-export function encodeContext(context: SealContext): Buffer {
-  const parts = [context.table, context.primaryKey, context.column].map((part) =>
-    Buffer.from(part, 'utf8'),
-  );
-  const out = Buffer.alloc(parts.reduce((sum, part) => sum + 4 + part.length, 0));
-  let offset = 0;
+/**
+ * The AAD in one allocation: the header, then each context part as a 4-byte length and its
+ * UTF-8 bytes. The fingerprint bytes of the header are filled in by the caller.
+ */
+function additionalData(header: Buffer, context: SealContext): Buffer {
+  const parts = [context.table, context.primaryKey, context.column];
+  const size = parts.reduce((sum, part) => sum + 4 + Buffer.byteLength(part, 'utf8'), HEADER_BYTES);
+  const aad = Buffer.allocUnsafe(size);
+  header.copy(aad, 0, 0, HEADER_BYTES);
+  let offset = HEADER_BYTES;
   for (const part of parts) {
-    offset = out.writeUInt32BE(part.length, offset);
-    offset += part.copy(out, offset);
+    const length = aad.write(part, offset + 4, 'utf8');
+    aad.writeUInt32BE(length, offset);
+    offset += 4 + length;
   }
-  return out;
+  return aad;
 }
 
 function fingerprintOf(context: Buffer): Buffer {
-  return createHash('sha256').update(context).digest().subarray(0, 4);
+  return hash('sha256', context, 'buffer').subarray(0, 4);
+}
+
+// Nonces are drawn from the CSPRNG in 4 KiB refills: one randomBytes call per seal costs more
+// than the AES-GCM of a small value. Each nonce is still 96 fresh random bits, used once.
+const noncePool = Buffer.alloc(4096);
+let noncePoolOffset = noncePool.length;
+
+function nextNonce(): Buffer {
+  if (noncePoolOffset + NONCE_BYTES > noncePool.length) {
+    randomFillSync(noncePool);
+    noncePoolOffset = 0;
+  }
+  const nonce = noncePool.subarray(noncePoolOffset, noncePoolOffset + NONCE_BYTES);
+  noncePoolOffset += NONCE_BYTES;
+  return nonce;
 }
 
 export function isSealed(value: Buffer): boolean {
@@ -84,17 +104,19 @@ export function sealWithDataKey(
   plaintext: Buffer,
   context: SealContext,
 ): Buffer {
-  const encodedContext = encodeContext(context);
   const out = Buffer.allocUnsafe(HEADER_BYTES + plaintext.length + TAG_BYTES);
   out[0] = SEALED_FORMAT_V1;
   out.writeUInt32BE(ids.keyNumber, 1);
   out.writeUInt16BE(ids.keyVersion, 5);
   out.writeUInt32BE(ids.dataKeyNumber, 7);
-  const nonce = randomBytes(NONCE_BYTES);
+  const nonce = nextNonce();
   nonce.copy(out, 11);
-  fingerprintOf(encodedContext).copy(out, 23);
+  const aad = additionalData(out, context);
+  const fingerprint = fingerprintOf(aad.subarray(HEADER_BYTES));
+  fingerprint.copy(out, 23);
+  fingerprint.copy(aad, 23);
   const cipher = createCipheriv('aes-256-gcm', dataKey, nonce);
-  cipher.setAAD(Buffer.concat([out.subarray(0, HEADER_BYTES), encodedContext]));
+  cipher.setAAD(aad);
   const written = cipher.update(plaintext).copy(out, HEADER_BYTES);
   cipher.final();
   cipher.getAuthTag().copy(out, HEADER_BYTES + written);
@@ -107,8 +129,8 @@ export function openWithDataKey(
   header: SealedHeader,
   context: SealContext,
 ): Buffer {
-  const encodedContext = encodeContext(context);
-  if (!fingerprintOf(encodedContext).equals(header.fingerprint)) {
+  const aad = additionalData(sealed, context);
+  if (!fingerprintOf(aad.subarray(HEADER_BYTES)).equals(header.fingerprint)) {
     throw new BulwarkError(
       'SealedContextMismatch',
       `sealed value in ${context.table}.${context.column} was sealed for another record or column; refusing to open it`,
@@ -116,7 +138,7 @@ export function openWithDataKey(
     );
   }
   const decipher = createDecipheriv('aes-256-gcm', dataKey, header.nonce);
-  decipher.setAAD(Buffer.concat([sealed.subarray(0, HEADER_BYTES), encodedContext]));
+  decipher.setAAD(aad);
   decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
   try {
     return Buffer.concat([

@@ -100,6 +100,7 @@ export class LocalKeyStore implements KeyEncryptionProvider {
   private readonly db: Database.Database;
   private readonly rootKey: Buffer;
   private readonly now: () => number;
+  private dataVersion: Database.Statement | undefined;
 
   private constructor(db: Database.Database, rootKey: Buffer, now: () => number) {
     this.db = db;
@@ -149,9 +150,11 @@ export class LocalKeyStore implements KeyEncryptionProvider {
     this.db.close();
   }
 
-  /** Changes when any connection (this process or a CLI command) commits to the key store. */
+  /** Changes when another connection (a CLI command, another server) commits to the key store. */
   changeCounter(): number {
-    return this.db.pragma('data_version', { simple: true }) as number;
+    // Prepared once: it runs before every seal and open, and db.pragma() recompiles each call.
+    this.dataVersion ??= this.db.prepare('PRAGMA data_version').pluck();
+    return this.dataVersion.get() as number;
   }
 
   private insertKey(id: string, kind: KeyKind, description: string): KeyRow {

@@ -115,14 +115,17 @@ export class Kms implements Sealer {
     return this.rowsById.get(`scope/${scope}`) as KeyRow;
   }
 
-  private async activeDataKey(row: KeyRow): Promise<ActiveDataKey> {
+  /** The data key this process seals under for `row`, if it is still current and not worn out. */
+  private currentDataKey(row: KeyRow): ActiveDataKey | undefined {
     const active = this.activeDataKeys.get(row.num);
-    if (
-      active &&
+    return active &&
       active.version === row.current_version &&
       active.uses < this.options.dataKeyMaxUses
-    )
-      return active;
+      ? active
+      : undefined;
+  }
+
+  private async newDataKey(row: KeyRow): Promise<ActiveDataKey> {
     const generated = await this.provider.generateDataKey(row.id);
     const num = this.keyStore.saveDataKey(row.num, generated.keyVersion, generated.wrapped);
     const fresh = { num, version: generated.keyVersion, plaintext: generated.plaintext, uses: 0 };
@@ -131,9 +134,12 @@ export class Kms implements Sealer {
     return fresh;
   }
 
-  private async sealUnder(row: KeyRow, plaintext: Buffer, context: SealContext): Promise<Buffer> {
-    assertUsable(row);
-    const dataKey = await this.activeDataKey(row);
+  private sealWith(
+    row: KeyRow,
+    dataKey: ActiveDataKey,
+    plaintext: Buffer,
+    context: SealContext,
+  ): Buffer {
     dataKey.uses += 1;
     return sealWithDataKey(
       dataKey.plaintext,
@@ -143,9 +149,18 @@ export class Kms implements Sealer {
     );
   }
 
+  // One async layer, and an await only when a new data key is needed: this runs for every
+  // value stored, and each extra promise costs as much as a tenth of the cipher itself.
   async seal(plaintext: Buffer, context: SealContext, scope?: string): Promise<Buffer> {
     this.refresh();
-    return this.sealUnder(this.sealingKey(scope), plaintext, context);
+    const row = this.sealingKey(scope);
+    assertUsable(row);
+    return this.sealWith(
+      row,
+      this.currentDataKey(row) ?? (await this.newDataKey(row)),
+      plaintext,
+      context,
+    );
   }
 
   async open(sealed: Buffer, context: SealContext): Promise<Buffer> {
@@ -194,8 +209,10 @@ export class Kms implements Sealer {
 
   async rewrap(sealed: Buffer, context: SealContext): Promise<Buffer> {
     const plaintext = await this.open(sealed, context);
-    return this.sealUnder(
-      this.rowsByNum.get(readHeader(sealed).keyNumber) as KeyRow,
+    const row = this.rowsByNum.get(readHeader(sealed).keyNumber) as KeyRow;
+    return this.sealWith(
+      row,
+      this.currentDataKey(row) ?? (await this.newDataKey(row)),
       plaintext,
       context,
     );

@@ -32,13 +32,11 @@ function executor(client: pg.Pool | pg.PoolClient): SqlExecutor {
 /** PostgreSQL (pg): the shared state of a cluster. Each store lives in a schema of its own. */
 export class PostgresEngine implements Engine {
   readonly kind = 'postgres' as const;
-  readonly pool: pg.Pool;
-  readonly schema: string;
+  private readonly pool: pg.Pool;
   private readonly direct: SqlExecutor;
 
-  private constructor(pool: pg.Pool, schema: string) {
+  private constructor(pool: pg.Pool) {
     this.pool = pool;
-    this.schema = schema;
     this.direct = executor(pool);
   }
 
@@ -56,7 +54,10 @@ export class PostgresEngine implements Engine {
       options: `-c search_path="${options.schema}"`,
       types,
     });
-    return new PostgresEngine(pool, options.schema);
+    // An idle client losing its connection must not crash the process: the pool drops it and
+    // the next query reports the outage to its caller.
+    pool.on('error', () => undefined);
+    return new PostgresEngine(pool);
   }
 
   columnType(column: ColumnDef | 'sealed'): string {

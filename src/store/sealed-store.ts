@@ -27,7 +27,7 @@ function decodeValue(bytes: Buffer): unknown {
 }
 
 /** The primary key as bound into each sealed value's context. */
-export function encodePrimaryKey(def: TableDef, row: Row): string {
+function encodePrimaryKey(def: TableDef, row: Row): string {
   return JSON.stringify(def.primaryKey.map((name) => row[name]));
 }
 

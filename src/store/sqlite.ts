@@ -14,7 +14,7 @@ export interface SqliteOptions {
 /** SQLite (better-sqlite3, WAL): the embedded default. */
 export class SqliteEngine implements Engine {
   readonly kind = 'sqlite' as const;
-  readonly db: Database.Database;
+  private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
   private readonly lock = new SerialLock();
   private readonly direct: SqlExecutor;

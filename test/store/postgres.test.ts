@@ -1,3 +1,4 @@
-import { storeSuite } from './store-suite.js';
+import { migrationSuite, storeSuite } from './store-suite.js';
 
 storeSuite('postgres');
+migrationSuite('postgres');

@@ -3,7 +3,15 @@ import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { isBulwarkError, type ErrorCode } from '../../src/errors.js';
 import { rewrapAll, countOnOldVersions, UNREADABLE, type Row } from '../../src/store/index.js';
-import { openHarness, RECORDS, type Harness } from '../helpers/store-harness.js';
+import type { Migration } from '../../src/store/types.js';
+import {
+  fixtureMigrations,
+  newLocation,
+  openHarness,
+  openHarnessAt,
+  RECORDS,
+  type Harness,
+} from '../helpers/store-harness.js';
 
 async function rejectsWith(
   promise: Promise<unknown>,
@@ -334,4 +342,58 @@ export function storeSuite(kind: 'sqlite' | 'postgres'): void {
       await rejectsWith(store.get(RECORDS, { id: 'gone' }), 'KeyErased');
     },
   );
+}
+
+/** Migrations: recorded once, applied in order, and a database from a newer Bulwark refused. */
+export function migrationSuite(kind: 'sqlite' | 'postgres'): void {
+  test(`${kind}: migrations apply once, add columns, and refuse a database migrated by a newer version`, async (t) => {
+    const location = await newLocation(t, kind);
+    if (!location) return;
+    const first = await openHarnessAt(location);
+    await first.store.put(RECORDS, record('r1', null, { v: 1 }));
+    await first.close();
+
+    const withNotes: Migration[] = [
+      ...fixtureMigrations,
+      {
+        id: 'test-0002-notes',
+        steps: [
+          { addColumn: { table: RECORDS, name: 'notes', column: 'sealed' } },
+          { addColumn: { table: RECORDS, name: 'region', column: { type: 'text' } } },
+        ],
+      },
+    ];
+    const second = await openHarnessAt(location, withNotes);
+    assert.deepEqual(
+      (await second.store.get(RECORDS, { id: 'r1' }))?.notes,
+      null,
+      'existing rows get the new column empty',
+    );
+    await second.store.put(
+      RECORDS,
+      record('r2', null, { v: 2 }, { notes: { text: 'sealed note' }, region: 'eu' }),
+    );
+    assert.deepEqual(await second.store.get(RECORDS, { id: 'r2' }), {
+      ...record('r2', null, { v: 2 }),
+      notes: { text: 'sealed note' },
+      region: 'eu',
+    });
+    const [applied] = await second.raw('SELECT COUNT(*) AS n FROM bulwark_migrations');
+    assert.equal(Number(applied?.n), 2);
+    await second.close();
+
+    const reopened = await openHarnessAt(location, withNotes);
+    const [again] = await reopened.raw('SELECT COUNT(*) AS n FROM bulwark_migrations');
+    assert.equal(Number(again?.n), 2, 'nothing re-applied');
+    await reopened.close();
+
+    await assert.rejects(openHarnessAt(location), (error: unknown) => {
+      assert.ok(isBulwarkError(error, 'StoreSchemaInvalid'), String(error));
+      assert.match(
+        error.message,
+        /migrated by a newer Bulwark \(unknown migrations: test-0002-notes\)/,
+      );
+      return true;
+    });
+  });
 }
