@@ -40,6 +40,7 @@ export class Kms implements Sealer {
   private readonly rowsById = new Map<string, KeyRow>();
   private defaultKeyId = '';
   private readonly activeDataKeys = new Map<number, ActiveDataKey>();
+  private readonly dataKeysInMaking = new Map<number, Promise<ActiveDataKey>>();
   private readonly openedDataKeys = new Map<number, { keyNum: number; plaintext: Buffer }>();
 
   private constructor(keyStore: LocalKeyStore, options: KmsOptions) {
@@ -125,7 +126,17 @@ export class Kms implements Sealer {
       : undefined;
   }
 
-  private async newDataKey(row: KeyRow): Promise<ActiveDataKey> {
+  /** One data key in the making per key, however many seals wait for it at once. */
+  private newDataKey(row: KeyRow): Promise<ActiveDataKey> {
+    let making = this.dataKeysInMaking.get(row.num);
+    if (!making) {
+      making = this.makeDataKey(row).finally(() => this.dataKeysInMaking.delete(row.num));
+      this.dataKeysInMaking.set(row.num, making);
+    }
+    return making;
+  }
+
+  private async makeDataKey(row: KeyRow): Promise<ActiveDataKey> {
     const generated = await this.provider.generateDataKey(row.id);
     const num = this.keyStore.saveDataKey(row.num, generated.keyVersion, generated.wrapped);
     const fresh = { num, version: generated.keyVersion, plaintext: generated.plaintext, uses: 0 };

@@ -41,6 +41,9 @@ export class PostgresEngine implements Engine {
   }
 
   static async connect(options: PostgresOptions): Promise<PostgresEngine> {
+    // The schema name is spliced into SQL and search_path: only a plain identifier will do.
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(options.schema))
+      throw new Error(`invalid PostgreSQL schema name ${JSON.stringify(options.schema)}`);
     const bootstrap = new pg.Client({ connectionString: options.url });
     await bootstrap.connect();
     try {

@@ -73,7 +73,11 @@ export interface StoreWriter extends StoreReader {
 
 export interface Store extends StoreWriter {
   readonly engine: 'sqlite' | 'postgres';
-  /** Runs `work` in one transaction: all its writes commit together or not at all. */
+  /**
+   * Runs `work` in one transaction: all its writes commit together or not at all. Inside it, use
+   * only `tx`: on SQLite the store itself waits for the transaction to end, so calling it from
+   * `work` never resolves; on PostgreSQL it would run outside the transaction.
+   */
   transaction<T>(work: (tx: StoreWriter) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }

@@ -177,3 +177,12 @@ test('a key state changed by another process takes effect on the next read, with
   await rejectsCode(server.open(scoped, CONTEXT), 'KeyErased');
   await rejectsCode(server.seal(Buffer.from('more'), CONTEXT, 'thing/t1'), 'KeyErased');
 });
+
+test('concurrent first seals share one new data key', async (t) => {
+  const { kms } = Kms.openOrCreate(tempDir(t), {}, OPTIONS);
+  t.after(() => kms.close());
+  const sealed = await Promise.all(
+    Array.from({ length: 50 }, (_, i) => kms.seal(Buffer.from(`v${i}`), CONTEXT)),
+  );
+  assert.equal(new Set(sealed.map((value) => value.readUInt32BE(7))).size, 1);
+});
