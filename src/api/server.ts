@@ -3,6 +3,7 @@ import type { Logger } from '../logs/logger.js';
 import { SERVER_IDENTITY_TABLE } from '../pki/migrations.js';
 import type { ServerIdentity } from '../pki/server-identity.js';
 import type { Store } from '../store/index.js';
+import { bulwarkPolicyName, tlsServerOptions, type TlsPolicyName } from '../tls/policies.js';
 
 export type ApiServer = Awaited<ReturnType<typeof buildServer>>;
 
@@ -10,6 +11,8 @@ export interface ApiServerOptions {
   identity: ServerIdentity;
   store: Store;
   logger: Logger;
+  /** The listener's TLS security policy (`tls.apiPolicy`, else `tls.policy`). */
+  tlsPolicy: TlsPolicyName;
 }
 
 function buildServer(options: ApiServerOptions) {
@@ -21,14 +24,22 @@ function buildServer(options: ApiServerOptions) {
     https: {
       cert: options.identity.certificatePem,
       key: options.identity.privateKeyPem,
-      minVersion: 'TLSv1.2',
+      ...tlsServerOptions(options.tlsPolicy),
     },
   });
 }
 
-/** The HTTPS API: TLS 1.2 at least, Bulwark's own server certificate; `/health` for probes. */
+/** The HTTPS API: a named TLS policy, Bulwark's own server certificate; `/health` for probes. */
 export async function createApiServer(options: ApiServerOptions): Promise<ApiServer> {
   const app = buildServer(options);
+  options.logger.info(
+    {
+      listener: 'api',
+      tlsPolicy: options.tlsPolicy,
+      servedBy: bulwarkPolicyName(options.tlsPolicy),
+    },
+    'TLS security policy',
+  );
   // Healthy means the store answers a query, not merely that the process is up.
   app.get('/health', async (_request, reply) => {
     try {

@@ -1,5 +1,6 @@
+import { retainedMigrations } from '../broker/retained.js';
 import { pkiMigrations } from '../pki/migrations.js';
 import type { Migration } from '../store/index.js';
 
 /** Every capability's schema changes, in the order they were introduced. Append only. */
-export const migrations: Migration[] = [...pkiMigrations];
+export const migrations: Migration[] = [...pkiMigrations, ...retainedMigrations];

@@ -1,6 +1,9 @@
 import { z } from 'zod';
+import { DEFAULT_TLS_POLICY, TLS_POLICY_NAMES } from '../tls/policies.js';
+import { AWS_LIMITS } from '../broker/limits.js';
 
 const port = z.number().int().min(0).max(65535);
+const count = (max: number) => z.number().int().min(1).max(max);
 
 /** AWS IoT's log levels (CloudWatch logging options), lowest volume last. */
 export const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR', 'DISABLED'] as const;
@@ -23,9 +26,57 @@ export const configSchema = z
       .string()
       .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'an AWS-style region name such as us-east-1')
       .default('us-east-1'),
+    tls: z
+      .object({
+        /** The TLS security policy (src/tls/policies.ts) of every listener not given its own. */
+        policy: z.enum(TLS_POLICY_NAMES).default(DEFAULT_TLS_POLICY),
+        /** The HTTPS API listener, which also carries MQTT over WSS. */
+        apiPolicy: z.enum(TLS_POLICY_NAMES).optional(),
+        /** The MQTT/TLS listener. */
+        mqttPolicy: z.enum(TLS_POLICY_NAMES).optional(),
+      })
+      .strict()
+      .prefault({}),
     log: z
       .object({
         level: z.enum(LOG_LEVELS).default('INFO'),
+      })
+      .strict()
+      .prefault({}),
+    mqtt: z
+      .object({
+        /** PEM file of the CA certificate(s) device certificates must chain to; none: no TLS client is accepted. */
+        deviceCaFile: z.string().min(1).nullable().default(null),
+        limits: z
+          .object({
+            maxClientIdBytes: count(65535).default(AWS_LIMITS.maxClientIdBytes),
+            maxPayloadBytes: count(256 * 1024 * 1024).default(AWS_LIMITS.maxPayloadBytes),
+            maxPacketBytes: count(268_435_455).default(AWS_LIMITS.maxPacketBytes),
+            maxTopicBytes: count(65535).default(AWS_LIMITS.maxTopicBytes),
+            maxTopicSlashes: count(65535).default(AWS_LIMITS.maxTopicSlashes),
+            maxFiltersPerSubscribe: count(65535).default(AWS_LIMITS.maxFiltersPerSubscribe),
+            maxSubscriptionsPerConnection: count(1_000_000).default(
+              AWS_LIMITS.maxSubscriptionsPerConnection,
+            ),
+            maxInflight: count(65535).default(AWS_LIMITS.maxInflight),
+            maxQueuedMessages: count(1_000_000).default(AWS_LIMITS.maxQueuedMessages),
+            maxKeepAliveSeconds: count(65535).default(AWS_LIMITS.maxKeepAliveSeconds),
+            topicAliasMaximum: z
+              .number()
+              .int()
+              .min(0)
+              .max(65535)
+              .default(AWS_LIMITS.topicAliasMaximum),
+            maxRetainedMessages: count(100_000_000).default(AWS_LIMITS.maxRetainedMessages),
+            maxSessionExpirySeconds: z
+              .number()
+              .int()
+              .min(0)
+              .max(4_294_967_295)
+              .default(AWS_LIMITS.maxSessionExpirySeconds),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),

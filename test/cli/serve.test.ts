@@ -38,11 +38,25 @@ test('serve prints the ready line, answers /health over TLS 1.2+ with the server
 
 test('a second start reuses the data dir: same root key, same server CA, data still readable', async (t) => {
   const dataDir = join(tempDir(t), 'data');
-  const first = await startServer(t, ['--data-dir', dataDir, '--api-port', '0']);
+  const first = await startServer(t, [
+    '--data-dir',
+    dataDir,
+    '--api-port',
+    '0',
+    '--mqtt-port',
+    '0',
+  ]);
   await stopServer(first);
   const rootKey = readFileSync(join(dataDir, 'keys', 'root.key'));
   const ca = readFileSync(join(dataDir, 'pki', 'server-ca.pem'), 'utf8');
-  const second = await startServer(t, ['--data-dir', dataDir, '--api-port', '0']);
+  const second = await startServer(t, [
+    '--data-dir',
+    dataDir,
+    '--api-port',
+    '0',
+    '--mqtt-port',
+    '0',
+  ]);
   assert.ok(readFileSync(join(dataDir, 'keys', 'root.key')).equals(rootKey));
   assert.equal(readFileSync(join(dataDir, 'pki', 'server-ca.pem'), 'utf8'), ca);
   assert.equal(
@@ -77,7 +91,7 @@ test('npm start brings Bulwark up on a new data dir, and a second npm start reus
 
 test('without --data-dir, serve keeps its data in ./data of the working directory', async (t) => {
   const cwd = tempDir(t);
-  const server = await startServer(t, ['--api-port', '0'], { cwd });
+  const server = await startServer(t, ['--api-port', '0', '--mqtt-port', '0'], { cwd });
   assert.ok(existsSync(join(cwd, 'data', 'keys', 'root.key')));
   assert.ok(existsSync(join(cwd, 'data', 'db', 'bulwark.db')));
   await stopServer(server);
@@ -111,7 +125,11 @@ test('a passphrase-derived root key: the right passphrase starts, a wrong or mis
   assert.equal(missing.status, 2);
   assert.match(missing.stderr, /set BULWARK_ROOT_PASSPHRASE/);
   assert.deepEqual(snapshot(dataDir), before);
-  const server = await startServer(t, ['--data-dir', dataDir, '--api-port', '0'], { env });
+  const server = await startServer(
+    t,
+    ['--data-dir', dataDir, '--api-port', '0', '--mqtt-port', '0'],
+    { env },
+  );
   assert.equal(await stopServer(server), 0, server.stderr());
 });
 

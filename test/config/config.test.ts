@@ -91,3 +91,51 @@ test('an invalid value is reported with its key, its value, its source and what 
     /cannot read config file/,
   );
 });
+
+test('tls: the default policy, BULWARK_TLS_* names, AWS IoT policy names and per-listener overrides', (t) => {
+  const defaults = loadConfig();
+  assert.equal(defaults.tls.policy, 'Bulwark-TLS12-2026');
+  assert.equal(
+    defaults.tls.apiPolicy,
+    undefined,
+    'a listener without its own falls back to tls.policy',
+  );
+  assert.equal(defaults.tls.mqttPolicy, undefined);
+  const fromEnv = loadConfig({
+    env: {
+      BULWARK_TLS_POLICY: 'IoTSecurityPolicy_TLS13_1_2_2022_10',
+      BULWARK_TLS_API_POLICY: 'Bulwark-TLS13-2026',
+      BULWARK_TLS_MQTT_POLICY: 'IoTSecurityPolicy_TLS13_1_3_2022_10',
+    },
+  });
+  assert.deepEqual(fromEnv.tls, {
+    policy: 'IoTSecurityPolicy_TLS13_1_2_2022_10',
+    apiPolicy: 'Bulwark-TLS13-2026',
+    mqttPolicy: 'IoTSecurityPolicy_TLS13_1_3_2022_10',
+  });
+  const file = join(tempDir(t), 'bulwark.yaml');
+  writeFileSync(file, 'tls:\n  mqttPolicy: Bulwark-TLS13-2026\n');
+  assert.equal(loadConfig({ file }).tls.mqttPolicy, 'Bulwark-TLS13-2026');
+});
+
+test('an unknown TLS policy name is refused with every name allowed', (t) => {
+  const allowed =
+    '"Bulwark-TLS12-2026", "Bulwark-TLS13-2026", "IoTSecurityPolicy_TLS13_1_3_2022_10", ' +
+    '"IoTSecurityPolicy_TLS13_1_2_2022_10", "IoTSecurityPolicy_TLS12_1_2_2022_10", ' +
+    '"IoTSecurityPolicy_TLS12_1_0_2016_01", "IoTSecurityPolicy_TLS12_1_0_2015_01", ' +
+    '"IoTSecurityPolicy_TLS13_1_2_2022_01"';
+  assert.equal(
+    configError(() => loadConfig({ env: { BULWARK_TLS_POLICY: 'Mozilla-Old' } })),
+    `invalid configuration: tls.policy = "Mozilla-Old" (from BULWARK_TLS_POLICY): expected one of ${allowed}`,
+  );
+  assert.equal(
+    configError(() => loadConfig({ env: { BULWARK_TLS_API_POLICY: 'tls1.2' } })),
+    `invalid configuration: tls.apiPolicy = "tls1.2" (from BULWARK_TLS_API_POLICY): expected one of ${allowed}`,
+  );
+  const file = join(tempDir(t), 'bad.yaml');
+  writeFileSync(file, 'tls:\n  policy: IoTSecurityPolicy_TLS12_1_0_2016_01\n  minVersion: TLSv1\n');
+  assert.match(
+    configError(() => loadConfig({ file })),
+    /unknown setting tls\.minVersion/,
+  );
+});

@@ -3,7 +3,6 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { get } from 'node:https';
 import { join } from 'node:path';
-import type { TestContext } from 'node:test';
 import { readLinesUntil, ROOT } from './child.js';
 
 export const CLI = join(ROOT, 'dist/src/cli/main.js');
@@ -37,13 +36,18 @@ export function runCli(
 
 export interface RunningServer {
   child: ChildProcess;
-  ready: { api: number; mqtt?: number; dev?: number };
+  ready: { api: number; mqtt: number; dev?: number };
   stderr: () => string;
 }
 
 /** Starts `bulwark serve` (or any command line that ends in it) and waits for its ready line. */
+/** Where to register cleanup: a test's context, or `{ after }` from node:test for a whole file. */
+export interface Cleanup {
+  after(fn: () => unknown): void;
+}
+
 export async function startServer(
-  t: TestContext,
+  t: Cleanup,
   args: string[],
   options: { env?: Record<string, string>; cwd?: string; command?: string[] } = {},
 ): Promise<RunningServer> {

@@ -1,3 +1,5 @@
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import type { TestContext } from 'node:test';
 import pg from 'pg';
 
@@ -34,6 +36,30 @@ export async function needPostgres(t: TestContext): Promise<boolean> {
   const reason = await postgresUnavailable();
   if (reason === undefined) return true;
   const message = `PostgreSQL is not reachable at ${POSTGRES_URL} (${reason}); start it or set BULWARK_TEST_POSTGRES_URL`;
+  if (SERVICES_REQUIRED)
+    throw new Error(`${message} — required because BULWARK_REQUIRE_SERVICES=1`);
+  t.skip(message);
+  return false;
+}
+
+function onPath(command: string): boolean {
+  return (process.env.PATH ?? '').split(delimiter).some((dir) => {
+    try {
+      accessSync(join(dir, command), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
+ * True when `command` is installed. Otherwise the test is skipped with how to install it, or fails
+ * when BULWARK_REQUIRE_SERVICES=1 (`.ci/run` installs it).
+ */
+export function needCommand(t: TestContext, command: string, install: string): boolean {
+  if (onPath(command)) return true;
+  const message = `${command} is not installed; install it with: ${install}`;
   if (SERVICES_REQUIRED)
     throw new Error(`${message} — required because BULWARK_REQUIRE_SERVICES=1`);
   t.skip(message);

@@ -1,0 +1,118 @@
+import { readFileSync } from 'node:fs';
+import type { Server } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { createApiServer, type ApiServer } from '../api/server.js';
+import {
+  Broker,
+  chainTrustAccess,
+  listenDev,
+  listenTls,
+  RetainedMessages,
+} from '../broker/index.js';
+import type { Config } from '../config/index.js';
+import { BulwarkError } from '../errors.js';
+import type { Logger } from '../logs/logger.js';
+import { ensureServerIdentity, serverCaPath } from '../pki/server-identity.js';
+import { tlsServerOptions } from '../tls/policies.js';
+import { openDataDir, type OpenDataDir } from './data-dir.js';
+
+const KEY_DELETION_SWEEP_MS = 60 * 60 * 1000;
+
+export interface RunningBulwark {
+  ports: { mqtt: number; api: number; dev?: number };
+  /** Stops accepting, disconnects clients (MQTT 5: server shutting down), drains, closes the store. */
+  close(): Promise<void>;
+}
+
+function readDeviceCa(file: string): string[] {
+  try {
+    return [readFileSync(file, 'utf8')];
+  } catch (error) {
+    throw new BulwarkError(
+      'ConfigInvalid',
+      `invalid configuration: mqtt.deviceCaFile = ${JSON.stringify(file)}: cannot read it (${(error as Error).message})`,
+    );
+  }
+}
+
+function closeServer(server: Server | undefined): Promise<void> {
+  return new Promise((resolve) => (server ? server.close(() => resolve()) : resolve()));
+}
+
+/** Opens the data dir and every listener: the HTTPS API, MQTT over TLS and, if asked, the dev listener. */
+export async function startBulwark(
+  config: Config,
+  env: NodeJS.ProcessEnv,
+  logger: Logger,
+): Promise<RunningBulwark> {
+  const deviceCaPems = config.mqtt.deviceCaFile
+    ? readDeviceCa(config.mqtt.deviceCaFile)
+    : undefined;
+  const dataDir: OpenDataDir = await openDataDir(config, env, { create: true });
+  const sweepKeys = () => {
+    for (const receipt of dataDir.kms.destroyDueKeys())
+      logger.warn({ receipt }, 'customer key destroyed at the end of its deletion waiting period');
+  };
+  let api: ApiServer | undefined;
+  let broker: Broker | undefined;
+  let mqtt: Server | undefined;
+  let dev: Server | undefined;
+  const close = async () => {
+    broker?.close();
+    await Promise.all([closeServer(mqtt), closeServer(dev), api?.close()]);
+    await dataDir.close();
+  };
+  try {
+    sweepKeys();
+    const identity = await ensureServerIdentity(dataDir.store, config.dataDir, config.hostNames);
+    if (dataDir.created)
+      logger.info(
+        { dataDir: config.dataDir, serverCa: serverCaPath(config.dataDir) },
+        'initialised a new data dir',
+      );
+    broker = new Broker({
+      access: chainTrustAccess,
+      limits: config.mqtt.limits,
+      retained: await RetainedMessages.load(dataDir.store),
+      logger,
+    });
+    if (!deviceCaPems)
+      logger.warn(
+        'mqtt.deviceCaFile is not set: no device certificate is accepted on the MQTT TLS listener',
+      );
+    mqtt = await listenTls(broker, {
+      host: config.host,
+      port: config.mqttPort,
+      certificatePem: identity.certificatePem,
+      privateKeyPem: identity.privateKeyPem,
+      // Without a device CA, trust only the server CA, which signs no client certificate.
+      deviceCaPems: deviceCaPems ?? [identity.caCertificatePem],
+      policyOptions: tlsServerOptions(config.tls.mqttPolicy ?? config.tls.policy),
+      logger,
+    });
+    if (config.devPort !== null) dev = await listenDev(broker, '127.0.0.1', config.devPort);
+    api = await createApiServer({
+      identity,
+      store: dataDir.store,
+      logger,
+      tlsPolicy: config.tls.apiPolicy ?? config.tls.policy,
+    });
+    await api.listen({ host: config.host, port: config.apiPort });
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  const sweep = setInterval(sweepKeys, KEY_DELETION_SWEEP_MS);
+  sweep.unref();
+  return {
+    ports: {
+      mqtt: (mqtt.address() as AddressInfo).port,
+      api: (api.server.address() as AddressInfo).port,
+      ...(dev ? { dev: (dev.address() as AddressInfo).port } : {}),
+    },
+    close: async () => {
+      clearInterval(sweep);
+      await close();
+    },
+  };
+}

@@ -1,0 +1,180 @@
+import { randomBytes, type X509Certificate } from 'node:crypto';
+import type { Duplex } from 'node:stream';
+import mqttPacket, { type Packet } from 'mqtt-packet';
+import type { ConnectionFacts, Principal } from './access.js';
+import type { Broker } from './broker.js';
+import { disconnectReasonFor, type DisconnectReason } from './lifecycle.js';
+import { dispatchPacket } from './handlers/index.js';
+import type { Message } from './message.js';
+import { Reason, type ReasonCode } from './reason-codes.js';
+import type { Session } from './session.js';
+
+/** A will message with its MQTT 5 delay (§3.1.3.2). */
+export interface Will {
+  message: Message;
+  delaySeconds: number;
+}
+
+const CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * One client's network connection: it frames bytes into packets (mqtt-packet), hands each to its
+ * handler in arrival order, and writes packets in the protocol version the client connected with.
+ */
+export class Connection {
+  readonly broker: Broker;
+  readonly facts: ConnectionFacts;
+  readonly certificate: X509Certificate | undefined;
+  private readonly socket: Duplex;
+  private readonly parser: mqttPacket.Parser;
+  /** 3 (3.1), 4 (3.1.1) or 5, from CONNECT. */
+  version: 3 | 4 | 5 = 4;
+  state: 'connecting' | 'connected' | 'closed' = 'connecting';
+  clientId = '';
+  principal: Principal | undefined;
+  session: Session | undefined;
+  will: Will | undefined;
+  keepAliveMs = 0;
+  lastPacketAt = Date.now();
+  /** The client's limits from CONNECT (MQTT 5): Receive Maximum and Maximum Packet Size. */
+  clientReceiveMaximum = 65535;
+  clientMaximumPacketSize = Number.POSITIVE_INFINITY;
+  requestProblemInformation = true;
+  /** Topic aliases the client set on its PUBLISHes (§3.3.2.3.4). */
+  readonly inboundTopicAliases = new Map<number, string>();
+  /** Set by a DISCONNECT that closes normally, so the will is not sent [MQTT-3.1.2-10]. */
+  closedNormally = false;
+  /** Why the connection ended, for the lifecycle event; unset means the connection was lost. */
+  disconnectReason: DisconnectReason | undefined;
+  /** 32 hex characters naming this connection in lifecycle events. */
+  readonly sessionIdentifier = randomBytes(16).toString('hex');
+  lifecycleVersion = 0;
+  private pending: Promise<void> | undefined;
+  private readonly connectTimer: NodeJS.Timeout;
+
+  constructor(
+    broker: Broker,
+    socket: Duplex,
+    facts: ConnectionFacts,
+    certificate?: X509Certificate,
+  ) {
+    this.broker = broker;
+    this.socket = socket;
+    this.facts = facts;
+    this.certificate = certificate;
+    this.parser = mqttPacket.parser({ protocolVersion: 4 });
+    this.parser.on('packet', (packet: Packet) => this.receive(packet));
+    this.parser.on('error', (error: Error) =>
+      this.protocolViolation(Reason.MalformedPacket, error.message),
+    );
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', () => undefined); // 'close' follows; a reset peer is not the broker's error
+    socket.on('close', () => this.onClose());
+    // A client that opens a socket and never sends CONNECT is closed [MQTT-3.1.4-1 intent].
+    this.connectTimer = setTimeout(
+      () => this.state === 'connecting' && this.destroy(),
+      CONNECT_TIMEOUT_MS,
+    );
+    this.connectTimer.unref();
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.state === 'closed') return;
+    this.lastPacketAt = Date.now();
+    this.parser.parse(chunk);
+    // mqtt-packet buffers a packet until it is complete: refuse one larger than the broker accepts
+    // before it is buffered whole, so a peer cannot make the broker grow without bound.
+    const buffered = (this.parser as unknown as { _list: { length: number } })._list.length;
+    if (buffered > this.broker.limits.maxPacketBytes) {
+      this.protocolViolation(
+        Reason.PacketTooLarge,
+        `packet larger than ${this.broker.limits.maxPacketBytes} bytes`,
+      );
+    }
+  }
+
+  /** Handles packets strictly in arrival order, even when one handler waits on the store. */
+  private receive(packet: Packet): void {
+    if (this.state === 'closed') return;
+    if (this.pending) {
+      this.pending = this.pending.then(() => this.handle(packet));
+      return;
+    }
+    const result = this.handle(packet);
+    if (result) {
+      const chained: Promise<void> = result.finally(() => {
+        if (this.pending === chained) this.pending = undefined;
+      });
+      this.pending = chained;
+    }
+  }
+
+  private handle(packet: Packet): Promise<void> | void {
+    if (this.state === 'closed') return;
+    try {
+      const result = dispatchPacket(this, packet);
+      return result?.catch((error: unknown) => this.internalError(error));
+    } catch (error) {
+      this.internalError(error);
+    }
+  }
+
+  private internalError(error: unknown): void {
+    this.broker.logger.error(
+      { err: error, clientId: this.clientId },
+      'error while handling a packet; closing the connection',
+    );
+    this.disconnect(Reason.UnspecifiedError);
+  }
+
+  onConnected(): void {
+    clearTimeout(this.connectTimer);
+    this.state = 'connected';
+  }
+
+  send(packet: Packet): void {
+    if (this.state === 'closed') return;
+    this.socket.write(mqttPacket.generate(packet, { protocolVersion: this.version }));
+  }
+
+  /** Bytes the socket has not yet flushed: a slow consumer's backlog. */
+  get backlogBytes(): number {
+    return (this.socket as unknown as { writableLength: number }).writableLength;
+  }
+
+  /** Sends a DISCONNECT (MQTT 5 only) with the reason, then closes. */
+  disconnect(reason: ReasonCode, reasonString?: string): void {
+    if (this.state === 'closed') return;
+    this.disconnectReason ??= disconnectReasonFor(reason);
+    if (this.version === 5 && this.state === 'connected') {
+      this.send({
+        cmd: 'disconnect',
+        reasonCode: reason,
+        ...(reasonString && this.requestProblemInformation ? { properties: { reasonString } } : {}),
+      });
+    }
+    this.socket.end();
+    this.state = 'closed';
+    setTimeout(() => this.destroy(), 1000).unref();
+  }
+
+  /** A malformed or forbidden packet closes only this connection, with the reason [MQTT-4.13.1-1]. */
+  protocolViolation(reason: ReasonCode, why: string): void {
+    this.broker.logger.info(
+      { clientId: this.clientId, remoteAddress: this.facts.remoteAddress, reason, why },
+      'closing connection: protocol violation',
+    );
+    this.disconnect(reason, why);
+  }
+
+  destroy(): void {
+    this.state = 'closed';
+    this.socket.destroy();
+  }
+
+  private onClose(): void {
+    clearTimeout(this.connectTimer);
+    this.state = 'closed';
+    this.broker.connectionClosed(this);
+  }
+}

@@ -1,0 +1,151 @@
+import type { IPublishPacket } from 'mqtt-packet';
+import { TextDecoder } from 'node:util';
+import type { Connection } from '../connection.js';
+import { messageFromPublish } from '../message.js';
+import { Reason, type ReasonCode } from '../reason-codes.js';
+import { validateTopicName } from '../topics/topic-validation.js';
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function isUtf8(payload: Buffer): boolean {
+  try {
+    utf8.decode(payload);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The topic the PUBLISH names, resolving and recording MQTT 5 topic aliases (§3.3.2.3.4). */
+function resolveTopic(connection: Connection, packet: IPublishPacket): string | undefined {
+  const alias = packet.properties?.topicAlias;
+  if (alias === undefined) return packet.topic;
+  // [MQTT-3.3.2-8] [MQTT-3.3.2-9] An alias of 0 or above the maximum the server allows is an error.
+  if (alias === 0 || alias > connection.broker.limits.topicAliasMaximum) {
+    connection.protocolViolation(
+      Reason.TopicAliasInvalid,
+      `topic alias ${alias} is outside 1..${connection.broker.limits.topicAliasMaximum}`,
+    );
+    return undefined;
+  }
+  if (packet.topic !== '') {
+    connection.inboundTopicAliases.set(alias, packet.topic);
+    return packet.topic;
+  }
+  const topic = connection.inboundTopicAliases.get(alias);
+  if (topic === undefined)
+    connection.protocolViolation(Reason.ProtocolError, `topic alias ${alias} was never set`);
+  return topic;
+}
+
+/** Refuses one PUBLISH: an MQTT 5 ack with the reason, or (3.1.1, which has none) the connection. */
+function refuse(
+  connection: Connection,
+  packet: IPublishPacket,
+  reason: ReasonCode,
+  why: string,
+): void {
+  connection.broker.logger.info(
+    { clientId: connection.clientId, topic: packet.topic, reason, why },
+    'PUBLISH refused',
+  );
+  if (connection.version !== 5) return connection.disconnect(reason);
+  const properties = connection.requestProblemInformation ? { reasonString: why } : undefined;
+  if (packet.qos === 1)
+    connection.send({
+      cmd: 'puback',
+      messageId: packet.messageId as number,
+      reasonCode: reason,
+      ...(properties ? { properties } : {}),
+    });
+  else if (packet.qos === 2)
+    connection.send({
+      cmd: 'pubrec',
+      messageId: packet.messageId as number,
+      reasonCode: reason,
+      ...(properties ? { properties } : {}),
+    });
+}
+
+export async function handlePublish(connection: Connection, packet: IPublishPacket): Promise<void> {
+  const { broker } = connection;
+  const session = connection.session;
+  if (!session) return;
+  const topic = resolveTopic(connection, packet);
+  if (topic === undefined) return;
+  const invalid = validateTopicName(topic, broker.topicLimits);
+  // [MQTT-3.3.2-2] No wildcards in a topic name; an invalid name closes the connection.
+  if (invalid) return connection.protocolViolation(Reason.TopicNameInvalid, invalid);
+  const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+  if (payload.length > broker.limits.maxPayloadBytes) {
+    return refuse(
+      connection,
+      packet,
+      Reason.PacketTooLarge,
+      `payload larger than ${broker.limits.maxPayloadBytes} bytes`,
+    );
+  }
+  // [MQTT-3.3.2-4] A payload that says it is UTF-8 must be.
+  if (packet.properties?.payloadFormatIndicator && !isUtf8(payload)) {
+    return refuse(
+      connection,
+      packet,
+      Reason.PayloadFormatInvalid,
+      'payload format indicator says UTF-8 but the payload is not',
+    );
+  }
+  // Lifecycle events come from the broker alone: no client may forge one (as in AWS).
+  if (topic.startsWith('$aws/events/'))
+    return refuse(
+      connection,
+      packet,
+      Reason.NotAuthorized,
+      'topics under $aws/events/ are reserved for the broker',
+    );
+  const principal = connection.principal!;
+  if (
+    !broker.access.authorize(principal, 'publish', topic, connection.clientId) ||
+    (packet.retain && !broker.access.authorize(principal, 'retain', topic, connection.clientId))
+  ) {
+    broker.countDenied(connection, 'publish', topic);
+    return refuse(
+      connection,
+      packet,
+      Reason.NotAuthorized,
+      `not authorized to publish to ${topic}`,
+    );
+  }
+
+  // As AWS throttles retained publishes at its account limit, a new retained topic past the quota is refused.
+  if (packet.retain && payload.length > 0 && broker.retainedQuotaReached(topic)) {
+    return refuse(
+      connection,
+      packet,
+      Reason.QuotaExceeded,
+      `the broker holds its maximum of ${broker.limits.maxRetainedMessages} retained messages`,
+    );
+  }
+
+  if (packet.qos === 2) {
+    const packetId = packet.messageId as number;
+    // [MQTT-4.3.3-9] A re-sent QoS 2 PUBLISH whose PUBREL is pending is acknowledged, not routed again.
+    if (session.receivedQos2.has(packetId))
+      return connection.send({ cmd: 'pubrec', messageId: packetId });
+    if (session.receivedQos2.size >= broker.limits.maxInflight) {
+      return connection.protocolViolation(
+        Reason.ReceiveMaximumExceeded,
+        `more than ${broker.limits.maxInflight} QoS 2 messages awaiting PUBREL`,
+      );
+    }
+    await broker.publish(
+      messageFromPublish({ ...packet, payload }, topic, connection.clientId, Date.now()),
+    );
+    session.receivedQos2.add(packetId);
+    return connection.send({ cmd: 'pubrec', messageId: packetId });
+  }
+  await broker.publish(
+    messageFromPublish({ ...packet, payload }, topic, connection.clientId, Date.now()),
+  );
+  // The acknowledgement goes out only once the message is routed (and, if retained, stored).
+  if (packet.qos === 1) connection.send({ cmd: 'puback', messageId: packet.messageId as number });
+}

@@ -1,0 +1,21 @@
+import type { IUnsubscribePacket } from 'mqtt-packet';
+import type { Connection } from '../connection.js';
+import { Reason } from '../reason-codes.js';
+
+export function handleUnsubscribe(connection: Connection, packet: IUnsubscribePacket): void {
+  const session = connection.session;
+  if (!session) return;
+  // [MQTT-3.10.3-2] An UNSUBSCRIBE must carry at least one filter.
+  if (packet.unsubscriptions.length === 0)
+    return connection.protocolViolation(Reason.ProtocolError, 'UNSUBSCRIBE without a topic filter');
+  const reasonCodes = packet.unsubscriptions.map((filter) =>
+    connection.broker.unsubscribe(session, filter) ? Reason.Success : Reason.NoSubscriptionExisted,
+  );
+  // [MQTT-3.10.4-4] UNSUBACK even when nothing matched; MQTT 5 says which filters existed.
+  connection.send({
+    cmd: 'unsuback',
+    messageId: packet.messageId as number,
+    granted: connection.version === 5 ? reasonCodes : [],
+  });
+  connection.broker.lifecycle.unsubscribed(connection, packet.unsubscriptions);
+}

@@ -1,0 +1,11 @@
+export { Broker, type BrokerOptions } from './broker.js';
+export {
+  chainTrustAccess,
+  type AccessControl,
+  type BrokerAction,
+  type Principal,
+} from './access.js';
+export { AWS_LIMITS, type BrokerLimits } from './limits.js';
+export { RetainedMessages, retainedMigrations } from './retained.js';
+export { listenDev } from './transports/tcp.js';
+export { listenTls } from './transports/tls.js';

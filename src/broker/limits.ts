@@ -1,0 +1,37 @@
+/** What the broker enforces per connection; AWS IoT Core's values are the defaults (aws-iot-behaviour §1.2, §9). */
+export interface BrokerLimits {
+  maxClientIdBytes: number;
+  maxPayloadBytes: number;
+  /** Largest packet accepted from a client (payload plus headers); CONNACK Maximum Packet Size. */
+  maxPacketBytes: number;
+  maxTopicBytes: number;
+  maxTopicSlashes: number;
+  maxFiltersPerSubscribe: number;
+  maxSubscriptionsPerConnection: number;
+  /** Unacknowledged QoS 1/2 messages in each direction (CONNACK Receive Maximum). */
+  maxInflight: number;
+  /** Messages waiting behind the inflight window of one session; QoS 0 beyond it is dropped. */
+  maxQueuedMessages: number;
+  maxKeepAliveSeconds: number;
+  topicAliasMaximum: number;
+  /** Session expiry granted at most (AWS: 1 h by default, adjustable). */
+  maxSessionExpirySeconds: number;
+  /** Retained messages kept in all; a new retained topic beyond it is refused (AWS: 500,000 per account). */
+  maxRetainedMessages: number;
+}
+
+export const AWS_LIMITS: BrokerLimits = {
+  maxClientIdBytes: 128,
+  maxPayloadBytes: 128 * 1024,
+  maxPacketBytes: 128 * 1024 + 64 * 1024,
+  maxTopicBytes: 256,
+  maxTopicSlashes: 7,
+  maxFiltersPerSubscribe: 8,
+  maxSubscriptionsPerConnection: 50,
+  maxInflight: 100,
+  maxQueuedMessages: 1000,
+  maxKeepAliveSeconds: 1200,
+  topicAliasMaximum: 8,
+  maxSessionExpirySeconds: 3600,
+  maxRetainedMessages: 500_000,
+};

@@ -1,0 +1,56 @@
+import type { QoS } from 'mqtt-packet';
+import type { Principal } from './access.js';
+import type { Connection } from './connection.js';
+import type { Delivery } from './message.js';
+
+export interface SubscriptionOptions {
+  qos: QoS;
+  noLocal: boolean;
+  retainAsPublished: boolean;
+  retainHandling: 0 | 1 | 2;
+  subscriptionIdentifier?: number;
+}
+
+/** An outgoing QoS 1/2 message the client has not finished acknowledging. */
+export interface InflightDelivery {
+  packetId: number;
+  delivery: Delivery;
+  /** `publish`: PUBLISH sent, PUBACK/PUBREC awaited; `pubrel`: PUBREL sent, PUBCOMP awaited. */
+  stage: 'publish' | 'pubrel';
+}
+
+/**
+ * A client's session state (MQTT §4.1): its subscriptions, the messages in flight or queued for
+ * it, and the QoS 2 packet ids it sent whose PUBREL is pending. It outlives the connection when
+ * the session is persistent.
+ */
+export class Session {
+  readonly clientId: string;
+  readonly subscriptions = new Map<string, SubscriptionOptions>();
+  readonly inflight = new Map<number, InflightDelivery>();
+  readonly queue: Delivery[] = [];
+  /** QoS 2 PUBLISH packet ids received and PUBREC'd, until their PUBREL [MQTT-4.3.3-9]. */
+  readonly receivedQos2 = new Set<number>();
+  connection: Connection | undefined;
+  /** Seconds the session lives after its connection closes; 0 ends it with the connection. */
+  expirySeconds = 0;
+  expiryTimer: NodeJS.Timeout | undefined;
+  /** QoS 0 messages dropped because the queue was full, for metrics and logs. */
+  droppedQos0 = 0;
+  /** Who the session acts as, for authorizing deliveries while it is offline or reconnecting. */
+  principal: Principal | undefined;
+  private lastPacketId = 0;
+
+  constructor(clientId: string) {
+    this.clientId = clientId;
+  }
+
+  /** The next free packet id, 1..65535 [MQTT-2.2.1-3]; undefined when all are in use. */
+  nextPacketId(): number | undefined {
+    for (let tries = 0; tries < 65535; tries++) {
+      this.lastPacketId = (this.lastPacketId % 65535) + 1;
+      if (!this.inflight.has(this.lastPacketId)) return this.lastPacketId;
+    }
+    return undefined;
+  }
+}

@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { createTestCa, issueClientCertificate, writePems } from '../helpers/certificates.js';
+import { startServer } from '../helpers/cli.js';
+import { needCommand } from '../helpers/services.js';
+import { tempDir } from '../helpers/temp.js';
+
+test('MQTT over mutual TLS: mosquitto clients with a device certificate publish and subscribe; others are refused at the handshake', async (t) => {
+  if (!needCommand(t, 'mosquitto_pub', 'apt-get install mosquitto-clients')) return;
+  const dir = tempDir(t);
+  const deviceCa = await createTestCa('Fleet CA');
+  const otherCa = await createTestCa('Stranger CA');
+  writeFileSync(join(dir, 'device-ca.pem'), deviceCa.certificatePem);
+  const sensor = writePems(dir, 'sensor', await issueClientCertificate(deviceCa, 'sensor-1'));
+  const stranger = writePems(dir, 'stranger', await issueClientCertificate(otherCa, 'intruder'));
+  const dataDir = join(dir, 'data');
+  const server = await startServer(
+    t,
+    ['--data-dir', dataDir, '--api-port', '0', '--mqtt-port', '0'],
+    { env: { BULWARK_MQTT_DEVICE_CA_FILE: join(dir, 'device-ca.pem') } },
+  );
+  const serverCa = join(dataDir, 'pki', 'server-ca.pem');
+  const common = ['-h', 'localhost', '-p', String(server.ready.mqtt), '--cafile', serverCa];
+
+  const subscriber = spawn(
+    'mosquitto_sub',
+    [
+      ...common,
+      '--cert',
+      sensor.cert,
+      '--key',
+      sensor.key,
+      '-t',
+      'telemetry/#',
+      '-C',
+      '2',
+      '-v',
+      '-V',
+      'mqttv5',
+      '-q',
+      '1',
+      '-W',
+      '10',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  t.after(() => subscriber.kill());
+  let received = '';
+  subscriber.stdout.on('data', (chunk: Buffer) => (received += chunk.toString()));
+  const done = new Promise<number | null>((resolve) => subscriber.on('exit', resolve));
+  // Give the subscriber time to connect and subscribe before publishing.
+  await new Promise((resolve) => setTimeout(resolve, 700));
+  for (const [topic, message, version] of [
+    ['telemetry/t1', '21.5', 'mqttv311'],
+    ['telemetry/t2', '22.0', 'mqttv5'],
+  ]) {
+    const pub = spawnSync(
+      'mosquitto_pub',
+      [
+        ...common,
+        '--cert',
+        sensor.cert,
+        '--key',
+        sensor.key,
+        '-t',
+        topic as string,
+        '-m',
+        message as string,
+        '-q',
+        '1',
+        '-V',
+        version as string,
+      ],
+      { encoding: 'utf8', timeout: 10_000 },
+    );
+    assert.equal(pub.status, 0, pub.stderr);
+  }
+  assert.equal(await done, 0);
+  assert.equal(received, 'telemetry/t1 21.5\ntelemetry/t2 22.0\n');
+
+  const refused = spawnSync(
+    'mosquitto_pub',
+    [
+      ...common,
+      '--cert',
+      stranger.cert,
+      '--key',
+      stranger.key,
+      '-t',
+      'telemetry/x',
+      '-m',
+      'no',
+      '-q',
+      '1',
+    ],
+    { encoding: 'utf8', timeout: 10_000 },
+  );
+  assert.notEqual(refused.status, 0, 'a certificate from another CA is refused');
+  const anonymous = spawnSync(
+    'mosquitto_pub',
+    [...common, '-t', 'telemetry/x', '-m', 'no', '-q', '1'],
+    { encoding: 'utf8', timeout: 10_000 },
+  );
+  assert.notEqual(anonymous.status, 0, 'a client without a certificate is refused');
+  // The refusal is logged once the server has seen the handshake fail, which may be after the client gave up.
+  for (
+    let waited = 0;
+    !/TLS handshake refused/.test(server.stderr()) && waited < 3000;
+    waited += 100
+  )
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.match(server.stderr(), /TLS handshake refused/);
+});
