@@ -13,6 +13,12 @@ export interface ApiServerOptions {
   logger: Logger;
   /** The listener's TLS security policy (`tls.apiPolicy`, else `tls.policy`). */
   tlsPolicy: TlsPolicyName;
+  /**
+   * CA certificates a client certificate is checked against. Every client is asked for one but
+   * none is refused at the handshake: the routes that need a device (MQTT over WSS) check it.
+   * Without them no client is asked, and no device is accepted.
+   */
+  deviceCaPems?: string[];
 }
 
 function buildServer(options: ApiServerOptions) {
@@ -25,6 +31,9 @@ function buildServer(options: ApiServerOptions) {
       cert: options.identity.certificatePem,
       key: options.identity.privateKeyPem,
       ...tlsServerOptions(options.tlsPolicy),
+      ...(options.deviceCaPems
+        ? { ca: options.deviceCaPems, requestCert: true, rejectUnauthorized: false }
+        : {}),
     },
   });
 }

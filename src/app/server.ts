@@ -8,7 +8,9 @@ import {
   listenDev,
   listenTls,
   RetainedMessages,
+  SessionStore,
 } from '../broker/index.js';
+import { attachWss, type WssListener } from '../broker/transports/ws.js';
 import type { Config } from '../config/index.js';
 import { BulwarkError } from '../errors.js';
 import type { Logger } from '../logs/logger.js';
@@ -39,7 +41,10 @@ function closeServer(server: Server | undefined): Promise<void> {
   return new Promise((resolve) => (server ? server.close(() => resolve()) : resolve()));
 }
 
-/** Opens the data dir and every listener: the HTTPS API, MQTT over TLS and, if asked, the dev listener. */
+/**
+ * Opens the data dir and every listener: the HTTPS API (with MQTT over WSS at `/mqtt`), MQTT over
+ * TLS and, if asked, the dev listener.
+ */
 export async function startBulwark(
   config: Config,
   env: NodeJS.ProcessEnv,
@@ -57,9 +62,10 @@ export async function startBulwark(
   let broker: Broker | undefined;
   let mqtt: Server | undefined;
   let dev: Server | undefined;
+  let wss: WssListener | undefined;
   const close = async () => {
     broker?.close();
-    await Promise.all([closeServer(mqtt), closeServer(dev), api?.close()]);
+    await Promise.all([closeServer(mqtt), closeServer(dev), wss?.close(), api?.close()]);
     await dataDir.close();
   };
   try {
@@ -74,11 +80,14 @@ export async function startBulwark(
       access: chainTrustAccess,
       limits: config.mqtt.limits,
       retained: await RetainedMessages.load(dataDir.store),
+      sessionStore: new SessionStore(dataDir.store),
       logger,
     });
+    const restored = await broker.restoreSessions();
+    if (restored > 0) logger.info({ sessions: restored }, 'restored persistent MQTT sessions');
     if (!deviceCaPems)
       logger.warn(
-        'mqtt.deviceCaFile is not set: no device certificate is accepted on the MQTT TLS listener',
+        'mqtt.deviceCaFile is not set: no device certificate is accepted on the MQTT TLS and WSS listeners',
       );
     mqtt = await listenTls(broker, {
       host: config.host,
@@ -96,7 +105,9 @@ export async function startBulwark(
       store: dataDir.store,
       logger,
       tlsPolicy: config.tls.apiPolicy ?? config.tls.policy,
+      ...(deviceCaPems ? { deviceCaPems } : {}),
     });
+    wss = attachWss(broker, api.server, { logger });
     await api.listen({ host: config.host, port: config.apiPort });
   } catch (error) {
     await close();

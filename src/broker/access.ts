@@ -13,7 +13,7 @@ export type BrokerAction = 'connect' | 'publish' | 'retain' | 'subscribe' | 'rec
 
 export interface ConnectionFacts {
   remoteAddress: string;
-  listener: 'tls' | 'dev';
+  listener: 'tls' | 'wss' | 'dev';
 }
 
 /**

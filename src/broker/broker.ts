@@ -1,15 +1,17 @@
 import type { X509Certificate } from 'node:crypto';
 import type { Duplex } from 'node:stream';
-import type { IPublishPacket, QoS } from 'mqtt-packet';
+import type { QoS } from 'mqtt-packet';
 import type { Logger } from '../logs/logger.js';
 import type { AccessControl, BrokerAction, ConnectionFacts } from './access.js';
 import { Connection, type Will } from './connection.js';
 import { LifecycleEvents } from './lifecycle.js';
 import type { BrokerLimits } from './limits.js';
 import type { Delivery, Message } from './message.js';
+import { sendPublish } from './outbound-publish.js';
 import { Reason } from './reason-codes.js';
 import type { RetainedMessages } from './retained.js';
-import { Session, type SubscriptionOptions } from './session.js';
+import { Session, type InflightDelivery, type SubscriptionOptions } from './session.js';
+import type { SessionStore, StoredMessage, StoredSession } from './session-store.js';
 import { matchesFilter, TopicIndex } from './topics/topic-index.js';
 import type { TopicLimits } from './topics/topic-validation.js';
 
@@ -22,6 +24,7 @@ export interface BrokerOptions {
   access: AccessControl;
   limits: BrokerLimits;
   retained: RetainedMessages;
+  sessionStore: SessionStore;
   logger: Logger;
 }
 
@@ -40,6 +43,7 @@ export class Broker {
   readonly topicLimits: TopicLimits;
   readonly logger: Logger;
   private readonly retained: RetainedMessages;
+  private readonly sessionStore: SessionStore;
   private readonly sessions = new Map<string, Session>();
   private readonly index = new TopicIndex<Subscriber>();
   private readonly connections = new Set<Connection>();
@@ -56,8 +60,11 @@ export class Broker {
       maxSlashes: options.limits.maxTopicSlashes,
     };
     this.retained = options.retained;
+    this.sessionStore = options.sessionStore;
     this.logger = options.logger.child({ component: 'broker' });
-    this.lifecycle = new LifecycleEvents((message) => this.route(message));
+    this.lifecycle = new LifecycleEvents((message) =>
+      this.publishInBackground(message, 'lifecycle event'),
+    );
     this.sweepTimer = setInterval(() => this.sweep(), SWEEP_MS);
     this.sweepTimer.unref();
   }
@@ -72,11 +79,11 @@ export class Broker {
   }
 
   /** Binds a connection to its session: resumed, new, or taken over from another connection. */
-  attachSession(
+  async attachSession(
     connection: Connection,
     cleanStart: boolean,
     expirySeconds: number,
-  ): { session: Session; present: boolean } {
+  ): Promise<{ session: Session; present: boolean }> {
     let session = this.sessions.get(connection.clientId);
     if (session) {
       clearTimeout(session.expiryTimer);
@@ -91,10 +98,11 @@ export class Broker {
         // [MQTT-3.1.4-3] A second connection with the same client id takes the session over.
         session.connection = undefined;
         previous.disconnect(Reason.SessionTakenOver, 'another connection with the same client id');
-        if (!previous.closedNormally && previous.will) this.publishWill(previous.will.message);
+        if (!previous.closedNormally && previous.will)
+          this.publishInBackground(previous.will.message, 'will message');
       }
       if (cleanStart) {
-        this.endSession(session);
+        await this.endSession(session);
         session = undefined;
       }
     }
@@ -102,22 +110,78 @@ export class Broker {
     session ??= new Session(connection.clientId);
     session.connection = connection;
     session.expirySeconds = expirySeconds;
+    session.offlineSince = undefined;
     session.principal = connection.principal;
     connection.session = session;
     this.sessions.set(session.clientId, session);
+    // A persistent session is on disk before CONNACK says it exists.
+    await this.saveSession(session);
     return { session, present };
   }
 
+  private isPersistent(session: Session): boolean {
+    return session.expirySeconds > 0;
+  }
+
+  /** Saves a persistent session's subscriptions and QoS 2 receipts; none for a clean session. */
+  async saveSession(session: Session): Promise<void> {
+    if (!this.isPersistent(session)) return;
+    session.stored = true;
+    await this.sessionStore.saveSession(session);
+  }
+
+  /** Sessions that were persistent when the broker last stopped, with their stored messages. */
+  async restoreSessions(): Promise<number> {
+    const now = Date.now();
+    let restored = 0;
+    for (const stored of await this.sessionStore.loadAll()) {
+      const remainingMs = stored.offlineSince + stored.expirySeconds * 1000 - now;
+      if (remainingMs <= 0) {
+        await this.sessionStore.deleteSession(stored.clientId);
+        continue;
+      }
+      this.restoreSession(stored, remainingMs);
+      restored += 1;
+    }
+    return restored;
+  }
+
+  private restoreSession(stored: StoredSession, remainingMs: number): void {
+    const session = new Session(stored.clientId);
+    session.stored = true;
+    session.expirySeconds = stored.expirySeconds;
+    session.offlineSince = stored.offlineSince;
+    if (stored.principal) session.principal = stored.principal;
+    for (const [filter, options] of stored.subscriptions) this.subscribe(session, filter, options);
+    for (const packetId of stored.receivedQos2) session.receivedQos2.add(packetId);
+    for (const message of stored.messages) {
+      message.delivery.seq = message.seq;
+      session.nextSeq = Math.max(session.nextSeq, message.seq + 1);
+      if (message.stage !== 'queued' && message.packetId !== undefined) {
+        session.inflight.set(message.packetId, {
+          packetId: message.packetId,
+          delivery: message.delivery,
+          stage: message.stage,
+        });
+      } else {
+        session.queue.push(message.delivery);
+      }
+    }
+    session.expiryTimer = setTimeout(() => void this.endSession(session), remainingMs);
+    session.expiryTimer.unref();
+    this.sessions.set(session.clientId, session);
+  }
+
   /** After CONNACK: re-sends what was in flight [MQTT-4.4.0-1], then what was queued. */
-  resumeSession(session: Session): void {
+  async resumeSession(session: Session): Promise<void> {
     const connection = session.connection;
     if (!connection) return;
     for (const inflight of session.inflight.values()) {
       if (inflight.stage === 'pubrel')
         connection.send({ cmd: 'pubrel', messageId: inflight.packetId });
-      else this.sendPublish(connection, inflight.delivery, inflight.packetId, true);
+      else sendPublish(connection, inflight.delivery, inflight.packetId, true);
     }
-    this.drainQueue(session);
+    await this.drainQueue(session);
   }
 
   connectionClosed(connection: Connection): void {
@@ -128,45 +192,65 @@ export class Broker {
     session.connection = undefined;
     if (!connection.closedNormally && connection.will) this.scheduleWill(session, connection.will);
     if (session.expirySeconds === 0) {
-      this.endSession(session);
+      void this.endSession(session);
       return;
     }
-    session.expiryTimer = setTimeout(() => this.endSession(session), session.expirySeconds * 1000);
+    session.offlineSince = Date.now();
+    this.saveSession(session).catch((error: unknown) =>
+      this.logger.error(
+        { err: error, clientId: session.clientId },
+        'could not store the session going offline',
+      ),
+    );
+    session.expiryTimer = setTimeout(
+      () => void this.endSession(session),
+      session.expirySeconds * 1000,
+    );
     session.expiryTimer.unref();
   }
 
   private scheduleWill(session: Session, will: Will): void {
     const delay = Math.min(will.delaySeconds, session.expirySeconds);
-    if (delay === 0) return this.publishWill(will.message);
+    if (delay === 0) return this.publishInBackground(will.message, 'will message');
     const timer = setTimeout(() => {
       this.pendingWills.delete(session);
-      this.publishWill(will.message);
+      this.publishInBackground(will.message, 'will message');
     }, delay * 1000);
     timer.unref();
     this.pendingWills.set(session, { will, timer });
   }
 
-  private publishWill(message: Message): void {
+  /** Publishes a message no client waits on (a will, a lifecycle event); failures are logged. */
+  private publishInBackground(message: Message, what: string): void {
     this.publish(message).catch((error: unknown) =>
-      this.logger.error(
-        { err: error, topic: message.topic },
-        'will message could not be published',
-      ),
+      this.logger.error({ err: error, topic: message.topic }, `${what} could not be published`),
     );
   }
 
-  /** Ends a session: its delayed will goes out now [MQTT-3.1.3-9], its subscriptions are removed. */
-  private endSession(session: Session): void {
+  /** Ends a session: its delayed will goes out now [MQTT-3.1.3-9], its state is removed. */
+  private async endSession(session: Session): Promise<void> {
     clearTimeout(session.expiryTimer);
     const pending = this.pendingWills.get(session);
     if (pending) {
       clearTimeout(pending.timer);
       this.pendingWills.delete(session);
-      this.publishWill(pending.will.message);
+      this.publishInBackground(pending.will.message, 'will message');
     }
     for (const filter of session.subscriptions.keys()) this.index.remove(session.clientId, filter);
     session.subscriptions.clear();
+    session.queue.length = 0;
+    session.inflight.clear();
     if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
+    if (!session.stored) return;
+    session.stored = false;
+    await this.sessionStore
+      .deleteSession(session.clientId)
+      .catch((error: unknown) =>
+        this.logger.error(
+          { err: error, clientId: session.clientId },
+          'could not delete an ended session',
+        ),
+      );
   }
 
   subscribe(session: Session, filter: string, options: SubscriptionOptions): void {
@@ -185,13 +269,18 @@ export class Broker {
     return this.retained.wouldExceed(topic, this.limits.maxRetainedMessages);
   }
 
-  /** Routes a message; a retained one is stored (sealed) first, so acknowledging it is safe. */
-  async publish(message: Message): Promise<void> {
+  /**
+   * Routes a message. A retained one is stored first, and so is every QoS 1/2 delivery to a
+   * persistent session (with the publisher's QoS 2 receipt, in the same transaction), so once
+   * this resolves the publisher may be acknowledged: the message survives a crash.
+   */
+  async publish(message: Message, publisherSession?: Session): Promise<void> {
     if (message.retain) await this.retained.set(message);
-    this.route(message);
+    await this.dispatch(this.route(message), publisherSession);
   }
 
-  private route(message: Message): void {
+  /** Who gets the message, at which QoS, with which flags; authorized per recipient. */
+  private route(message: Message): [Session, Delivery][] {
     // [MQTT-3.3.4-2..5] One delivery per session for overlapping subscriptions, at the highest
     // QoS among them, carrying every matching subscription identifier.
     const perSession = new Map<Session, Delivery>();
@@ -219,55 +308,139 @@ export class Broker {
           delivery.subscriptionIdentifiers.push(options.subscriptionIdentifier);
       }
     }
+    const deliveries: [Session, Delivery][] = [];
     for (const group of matches.sharedGroups) {
       // A connected member if there is one; otherwise the message waits in an offline member's session.
       const member =
         group.pick((candidate) => candidate.value.session.connection !== undefined) ?? group.pick();
       if (!member) continue;
       const { session, options } = member.value;
-      this.deliverIfAllowed(session, {
-        message,
-        qos: Math.min(message.qos, options.qos) as QoS,
-        retain: false,
-        subscriptionIdentifiers:
-          options.subscriptionIdentifier !== undefined ? [options.subscriptionIdentifier] : [],
-      });
+      deliveries.push([
+        session,
+        {
+          message,
+          qos: Math.min(message.qos, options.qos) as QoS,
+          retain: false,
+          subscriptionIdentifiers:
+            options.subscriptionIdentifier !== undefined ? [options.subscriptionIdentifier] : [],
+        },
+      ]);
     }
-    for (const [session, delivery] of perSession) this.deliverIfAllowed(session, delivery);
+    deliveries.push(...perSession);
+    return deliveries.filter(
+      ([session, delivery]) =>
+        !session.principal ||
+        this.access.authorize(
+          session.principal,
+          'receive',
+          delivery.message.topic,
+          session.clientId,
+        ),
+    );
   }
 
-  private deliverIfAllowed(session: Session, delivery: Delivery): void {
-    if (
-      session.principal &&
-      !this.access.authorize(session.principal, 'receive', delivery.message.topic, session.clientId)
-    )
-      return;
-    this.deliver(session, delivery);
+  /** Retained messages for a new subscription, flagged RETAIN [MQTT-3.3.1-8]. */
+  async sendRetained(
+    session: Session,
+    filter: string,
+    options: SubscriptionOptions,
+  ): Promise<void> {
+    const deliveries: [Session, Delivery][] = [];
+    for (const message of this.retained.all()) {
+      if (!matchesFilter(filter, message.topic)) continue;
+      if (
+        session.principal &&
+        !this.access.authorize(session.principal, 'receive', message.topic, session.clientId)
+      )
+        continue;
+      deliveries.push([
+        session,
+        {
+          message,
+          qos: Math.min(message.qos, options.qos) as QoS,
+          retain: true,
+          subscriptionIdentifiers:
+            options.subscriptionIdentifier !== undefined ? [options.subscriptionIdentifier] : [],
+        },
+      ]);
+    }
+    await this.dispatch(deliveries);
   }
 
-  /** Sends now within the inflight window, or queues (bounded); offline QoS 0 is not kept. */
-  private deliver(session: Session, delivery: Delivery): void {
-    if (delivery.message.expiresAt !== undefined && delivery.message.expiresAt <= Date.now())
-      return;
-    const connection = session.connection;
-    if (delivery.qos === 0) {
-      if (!connection) return;
-      if (connection.backlogBytes > QOS0_BACKLOG_BYTES) {
-        session.droppedQos0 += 1;
-        return;
+  /**
+   * Places each delivery in the session's inflight window or queue, stores the ones for
+   * persistent sessions, then sends what the windows allow. Offline QoS 0 is not kept.
+   */
+  private async dispatch(
+    deliveries: [Session, Delivery][],
+    publisherSession?: Session,
+  ): Promise<void> {
+    const toSend: [Session, InflightDelivery][] = [];
+    const stored: { clientId: string; message: StoredMessage }[] = [];
+    const now = Date.now();
+    for (const [session, delivery] of deliveries) {
+      if (delivery.message.expiresAt !== undefined && delivery.message.expiresAt <= now) continue;
+      if (delivery.qos === 0) {
+        this.sendQos0(session, delivery);
+        continue;
       }
-      return this.sendPublish(connection, delivery, undefined, false);
+      const placed = this.place(session, delivery);
+      if (!placed) continue;
+      if (placed !== 'queued') toSend.push([session, placed]);
+      if (this.isPersistent(session)) {
+        delivery.seq = session.nextSeq++;
+        stored.push({
+          clientId: session.clientId,
+          message: {
+            seq: delivery.seq,
+            stage: placed === 'queued' ? 'queued' : 'publish',
+            ...(placed !== 'queued' ? { packetId: placed.packetId } : {}),
+            delivery,
+          },
+        });
+      }
     }
-    if (connection && session.queue.length === 0 && session.inflight.size < this.window(connection))
-      return this.sendInflight(session, connection, delivery);
-    if (session.queue.length >= this.limits.maxQueuedMessages) {
-      this.logger.warn(
-        { clientId: session.clientId, topic: delivery.message.topic },
-        'session queue full: message dropped',
-      );
+    const publisher =
+      publisherSession && this.isPersistent(publisherSession) ? publisherSession : undefined;
+    if (publisher) publisher.stored = true;
+    if (stored.length > 0 || publisher) await this.sessionStore.commit(stored, publisher);
+    for (const [session, inflight] of toSend) {
+      if (session.connection && session.inflight.get(inflight.packetId) === inflight)
+        sendPublish(session.connection, inflight.delivery, inflight.packetId, false);
+    }
+  }
+
+  private sendQos0(session: Session, delivery: Delivery): void {
+    const connection = session.connection;
+    if (!connection) return;
+    if (connection.backlogBytes > QOS0_BACKLOG_BYTES) {
+      session.droppedQos0 += 1;
       return;
+    }
+    sendPublish(connection, delivery, undefined, false);
+  }
+
+  /** A packet id in the inflight window when there is room, else a place in the (bounded) queue. */
+  private place(session: Session, delivery: Delivery): InflightDelivery | 'queued' | undefined {
+    const connection = session.connection;
+    if (
+      connection &&
+      session.queue.length === 0 &&
+      session.inflight.size < this.window(connection)
+    ) {
+      const packetId = session.nextPacketId();
+      if (packetId !== undefined) {
+        const inflight: InflightDelivery = { packetId, delivery, stage: 'publish' };
+        session.inflight.set(packetId, inflight);
+        return inflight;
+      }
+    }
+    if (session.queue.length >= this.limits.maxQueuedMessages) {
+      this.logger.warn({ clientId: session.clientId }, 'session queue full: message dropped');
+      return undefined;
     }
     session.queue.push(delivery);
+    return 'queued';
   }
 
   private window(connection: Connection): number {
@@ -275,77 +448,67 @@ export class Broker {
     return Math.min(connection.clientReceiveMaximum, this.limits.maxInflight);
   }
 
-  private sendInflight(session: Session, connection: Connection, delivery: Delivery): void {
-    const packetId = session.nextPacketId();
-    if (packetId === undefined) return void session.queue.push(delivery);
-    session.inflight.set(packetId, { packetId, delivery, stage: 'publish' });
-    this.sendPublish(connection, delivery, packetId, false);
-  }
-
-  /** Moves queued messages into the inflight window as acknowledgements free it. */
-  drainQueue(session: Session): void {
+  /**
+   * Moves queued messages into the inflight window as acknowledgements free it. A QoS 2 message
+   * of a persistent session is stored with its packet id before it is sent, so a restart
+   * re-sends that packet id and the subscriber sees it once.
+   */
+  async drainQueue(session: Session): Promise<void> {
     const connection = session.connection;
     if (!connection) return;
+    const moved: InflightDelivery[] = [];
+    const now = Date.now();
     while (session.queue.length > 0 && session.inflight.size < this.window(connection)) {
-      const delivery = session.queue.shift() as Delivery;
-      if (delivery.message.expiresAt !== undefined && delivery.message.expiresAt <= Date.now())
+      const delivery = session.queue[0] as Delivery;
+      if (delivery.message.expiresAt !== undefined && delivery.message.expiresAt <= now) {
+        session.queue.shift();
+        if (delivery.seq !== undefined)
+          await this.sessionStore.removeMessage(session.clientId, delivery.seq);
         continue;
-      this.sendInflight(session, connection, delivery);
+      }
+      const packetId = session.nextPacketId();
+      if (packetId === undefined) break;
+      session.queue.shift();
+      const inflight: InflightDelivery = { packetId, delivery, stage: 'publish' };
+      session.inflight.set(packetId, inflight);
+      moved.push(inflight);
     }
+    const durable = moved.filter(
+      (inflight) => inflight.delivery.seq !== undefined && inflight.delivery.qos === 2,
+    );
+    if (durable.length > 0)
+      await this.sessionStore.setStages(
+        session.clientId,
+        durable.map((inflight) => this.storedMessage(inflight)),
+      );
+    for (const inflight of moved)
+      if (session.connection === connection)
+        sendPublish(connection, inflight.delivery, inflight.packetId, false);
   }
 
-  /** Retained messages for a new subscription, flagged RETAIN [MQTT-3.3.1-8]. */
-  sendRetained(session: Session, filter: string, options: SubscriptionOptions): void {
-    for (const message of this.retained.all()) {
-      if (!matchesFilter(filter, message.topic)) continue;
-      this.deliverIfAllowed(session, {
-        message,
-        qos: Math.min(message.qos, options.qos) as QoS,
-        retain: true,
-        subscriptionIdentifiers:
-          options.subscriptionIdentifier !== undefined ? [options.subscriptionIdentifier] : [],
-      });
-    }
-  }
-
-  private sendPublish(
-    connection: Connection,
-    delivery: Delivery,
-    packetId: number | undefined,
-    dup: boolean,
-  ): void {
-    const { message } = delivery;
-    const packet: IPublishPacket = {
-      cmd: 'publish',
-      topic: message.topic,
-      payload: message.payload,
-      qos: delivery.qos,
-      retain: delivery.retain,
-      dup,
+  private storedMessage(inflight: InflightDelivery): StoredMessage {
+    return {
+      seq: inflight.delivery.seq as number,
+      stage: inflight.stage,
+      packetId: inflight.packetId,
+      delivery: inflight.delivery,
     };
-    if (packetId !== undefined) packet.messageId = packetId;
-    if (connection.version === 5) {
-      const properties: NonNullable<IPublishPacket['properties']> = { ...message.properties };
-      // [MQTT-3.3.2-6] The expiry sent is what is left of it.
-      if (message.expiresAt !== undefined)
-        properties.messageExpiryInterval = Math.max(
-          1,
-          Math.ceil((message.expiresAt - Date.now()) / 1000),
-        );
-      if (delivery.subscriptionIdentifiers.length === 1)
-        properties.subscriptionIdentifier = delivery.subscriptionIdentifiers[0] as number;
-      else if (delivery.subscriptionIdentifiers.length > 1)
-        properties.subscriptionIdentifier = delivery.subscriptionIdentifiers;
-      packet.properties = properties;
-    }
-    // [MQTT-3.1.2-25] Never send a packet larger than the client's Maximum Packet Size.
-    if (
-      connection.clientMaximumPacketSize !== Number.POSITIVE_INFINITY &&
-      message.payload.length + Buffer.byteLength(message.topic) + 64 >
-        connection.clientMaximumPacketSize
-    )
-      return;
-    connection.send(packet);
+  }
+
+  /** PUBACK or PUBCOMP: the delivery is done; its stored copy goes, the window moves on. */
+  async completeDelivery(session: Session, inflight: InflightDelivery): Promise<void> {
+    session.inflight.delete(inflight.packetId);
+    if (inflight.delivery.seq !== undefined)
+      await this.sessionStore.removeMessage(session.clientId, inflight.delivery.seq);
+    await this.drainQueue(session);
+  }
+
+  /** PUBREC: the PUBREL stage is stored before PUBREL goes out [MQTT-4.3.3-4]. */
+  async releaseDelivery(session: Session, inflight: InflightDelivery): Promise<void> {
+    inflight.stage = 'pubrel';
+    if (inflight.delivery.seq !== undefined)
+      await this.sessionStore.setStages(session.clientId, [this.storedMessage(inflight)]);
+    session.connection?.send({ cmd: 'pubrel', messageId: inflight.packetId });
   }
 
   countDenied(connection: Connection, action: BrokerAction, resource: string): void {

@@ -16,6 +16,8 @@ export interface Will {
 }
 
 const CONNECT_TIMEOUT_MS = 10_000;
+const MAX_WAITING_PACKETS = 256;
+const RESUME_WAITING_PACKETS = 64;
 
 /**
  * One client's network connection: it frames bytes into packets (mqtt-packet), hands each to its
@@ -50,6 +52,8 @@ export class Connection {
   readonly sessionIdentifier = randomBytes(16).toString('hex');
   lifecycleVersion = 0;
   private pending: Promise<void> | undefined;
+  /** Packets parsed but waiting for an earlier one's handler to finish. */
+  private waiting = 0;
   private readonly connectTimer: NodeJS.Timeout;
 
   constructor(
@@ -93,11 +97,21 @@ export class Connection {
     }
   }
 
-  /** Handles packets strictly in arrival order, even when one handler waits on the store. */
+  /**
+   * Handles packets strictly in arrival order, even when one handler waits on the store. When
+   * too many wait, the socket stops being read (as AWS stops reading a client at its limit), so
+   * a fast publisher cannot make this queue grow without bound.
+   */
   private receive(packet: Packet): void {
     if (this.state === 'closed') return;
     if (this.pending) {
-      this.pending = this.pending.then(() => this.handle(packet));
+      this.waiting += 1;
+      if (this.waiting === MAX_WAITING_PACKETS) this.socket.pause();
+      this.pending = this.pending.then(() => {
+        this.waiting -= 1;
+        if (this.waiting === RESUME_WAITING_PACKETS && this.socket.isPaused()) this.socket.resume();
+        return this.handle(packet);
+      });
       return;
     }
     const result = this.handle(packet);

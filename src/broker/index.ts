@@ -7,5 +7,6 @@ export {
 } from './access.js';
 export { AWS_LIMITS, type BrokerLimits } from './limits.js';
 export { RetainedMessages, retainedMigrations } from './retained.js';
+export { SessionStore, sessionMigrations } from './session-store.js';
 export { listenDev } from './transports/tcp.js';
 export { listenTls } from './transports/tls.js';

@@ -28,6 +28,8 @@ export interface Delivery {
   qos: QoS;
   retain: boolean;
   subscriptionIdentifiers: number[];
+  /** Its sequence number in the session store, when it is kept for a persistent session. */
+  seq?: number;
 }
 
 export function messageFromPublish(

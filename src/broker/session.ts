@@ -37,6 +37,12 @@ export class Session {
   expiryTimer: NodeJS.Timeout | undefined;
   /** QoS 0 messages dropped because the queue was full, for metrics and logs. */
   droppedQos0 = 0;
+  /** Epoch ms the session's connection closed; undefined while connected. */
+  offlineSince: number | undefined;
+  /** Whether the session store holds this session, so ending it must delete it there. */
+  stored = false;
+  /** Sequence number of the next delivery stored for this (persistent) session. */
+  nextSeq = 0;
   /** Who the session acts as, for authorizing deliveries while it is offline or reconnecting. */
   principal: Principal | undefined;
   private lastPacketId = 0;

@@ -267,6 +267,22 @@ export class SealedStore implements Store {
         const table = this.table(tableName);
         return (await sql.run(table.deleteByKey, this.keyValues(table, key))) > 0;
       },
+      deleteWhere: async (tableName, where) => {
+        const table = this.table(tableName);
+        const entries = Object.entries(where);
+        if (entries.length === 0)
+          throw new Error(`internal: deleteWhere on ${tableName} without a condition`);
+        for (const [name] of entries) {
+          if (!(name in table.def.columns))
+            throw new Error(
+              `internal: ${tableName}.${name} is sealed or absent and cannot be queried`,
+            );
+        }
+        return sql.run(
+          table.deleteWhere(entries.map(([name]) => name)),
+          entries.map(([, value]) => value as SqlValue),
+        );
+      },
     };
   }
 
@@ -292,6 +308,10 @@ export class SealedStore implements Store {
 
   delete(table: string, key: Row): Promise<boolean> {
     return this.session.delete(table, key);
+  }
+
+  deleteWhere(table: string, where: Row): Promise<number> {
+    return this.session.deleteWhere(table, where);
   }
 
   transaction<T>(work: (tx: StoreWriter) => Promise<T>): Promise<T> {

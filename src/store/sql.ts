@@ -95,6 +95,10 @@ export class TableSql {
     return `SELECT ${columns.map(quote).join(', ')} FROM ${this.table}${this.where(whereColumns, after)} ORDER BY ${order}${limited ? ' LIMIT ?' : ''}`;
   }
 
+  deleteWhere(whereColumns: string[]): string {
+    return `DELETE FROM ${this.table}${this.where(whereColumns, false)}`;
+  }
+
   count(whereColumns: string[]): string {
     return `SELECT COUNT(*) AS n FROM ${this.table}${this.where(whereColumns, false)}`;
   }

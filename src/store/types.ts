@@ -69,6 +69,8 @@ export interface StoreWriter extends StoreReader {
   /** Inserts or replaces the whole row. */
   put(table: string, row: Row): Promise<void>;
   delete(table: string, key: Row): Promise<boolean>;
+  /** Deletes every row whose plaintext columns equal `where` (which must not be empty); returns how many. */
+  deleteWhere(table: string, where: Row): Promise<number>;
 }
 
 export interface Store extends StoreWriter {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { Store } from 'mqtt';
 import { startServer, stopServer } from '../helpers/cli.js';
 import { connectClient, connectWithInbox } from '../helpers/mqtt-clients.js';
 import { tempDir } from '../helpers/temp.js';
@@ -74,4 +75,95 @@ test('retained messages are capped: a new retained topic past the quota is refus
   await client.publishAsync('quota/2', '', { qos: 1, retain: true });
   await client.publishAsync('quota/3', 'room again', { qos: 1, retain: true });
   await stopServer(server);
+});
+
+test('kill -9 under QoS 1 and QoS 2 load: every acknowledged message reaches every persistent session after restart, QoS 2 exactly once', async (t) => {
+  const dataDir = join(tempDir(t), 'data');
+  const args = ['--data-dir', dataDir, '--api-port', '0', '--mqtt-port', '0', '--dev-port', '0'];
+  const first = await startServer(t, args);
+  const port = first.ready.dev as number;
+  const session = {
+    protocolVersion: 5 as const,
+    clean: false,
+    properties: { sessionExpiryInterval: 600 },
+  };
+  // A persistent client keeps its own session state too: MQTT.js holds received QoS 2 messages
+  // until PUBREL in its incoming store, which must outlive the reconnect [MQTT-4.1.0-1].
+  const onlineClientState = new Store();
+  const online = await connectWithInbox(t, port, {
+    ...session,
+    clientId: 'load-online',
+    incomingStore: onlineClientState,
+  });
+  await online.client.subscribeAsync('load/#', { qos: 2 });
+  const offline = await connectClient(t, port, { ...session, clientId: 'load-offline' });
+  await offline.subscribeAsync('load/#', { qos: 2 });
+  await offline.endAsync();
+
+  const publisher = await connectClient(t, port, {
+    protocolVersion: 5,
+    clientId: 'load-pub',
+    reconnectPeriod: 0,
+  });
+  const acknowledged: string[] = [];
+  let sent = 0;
+  // Waves of 20 publishes, within the broker's Receive Maximum (MQTT.js does not count it itself);
+  // the server is killed as soon as 200 are acknowledged, with the rest of a wave in flight.
+  await new Promise<void>((resolve) => {
+    const wave = () => {
+      const inFlight = [];
+      for (let i = 0; i < 20; i++) {
+        const qos = sent % 2 === 0 ? 1 : 2;
+        const id = `q${qos}-${sent++}`;
+        inFlight.push(
+          publisher.publishAsync(`load/${id}`, id, { qos }).then(() => {
+            acknowledged.push(id);
+            if (acknowledged.length === 200) resolve();
+          }),
+        );
+      }
+      void Promise.allSettled(inFlight).then(() => acknowledged.length < 200 && wave());
+    };
+    wave();
+  });
+  assert.equal(await stopServer(first, 'SIGKILL'), 'SIGKILL');
+  const beforeKill = online.messages.messages.map((message) => message.payload.toString());
+  publisher.end(true);
+  // The old client object is not ended: ending it would close the store it shares with the new one.
+
+  const second = await startServer(t, args);
+  const port2 = second.ready.dev as number;
+  const resumedOnline = await connectWithInbox(t, port2, {
+    ...session,
+    clientId: 'load-online',
+    incomingStore: onlineClientState,
+  });
+  const resumedOffline = await connectWithInbox(t, port2, { ...session, clientId: 'load-offline' });
+  assert.equal(resumedOffline.client.connected, true);
+  const settle = async (inbox: typeof resumedOnline.messages) => {
+    for (let last = -1; last !== inbox.messages.length;) {
+      last = inbox.messages.length;
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+    }
+    return inbox.messages.map((message) => message.payload.toString());
+  };
+  const afterOnline = await settle(resumedOnline.messages);
+  const afterOffline = await settle(resumedOffline.messages);
+
+  const count = (ids: string[]) =>
+    ids.reduce(
+      (counts, id) => counts.set(id, (counts.get(id) ?? 0) + 1),
+      new Map<string, number>(),
+    );
+  const onlineCounts = count([...beforeKill, ...afterOnline]);
+  const offlineCounts = count(afterOffline);
+  for (const id of acknowledged) {
+    assert.ok((onlineCounts.get(id) ?? 0) >= 1, `${id} reached the connected session`);
+    assert.ok((offlineCounts.get(id) ?? 0) >= 1, `${id} reached the offline session after restart`);
+  }
+  for (const [id, times] of [...onlineCounts, ...offlineCounts]) {
+    if (id.startsWith('q2-'))
+      assert.equal(times, 1, `QoS 2 message ${id} delivered exactly once, not ${times} times`);
+  }
+  await stopServer(second);
 });

@@ -25,7 +25,16 @@ export async function connectWithInbox(
   port: number,
   options: IClientOptions = {},
 ): Promise<{ client: MqttClient; messages: Inbox }> {
-  const client = mqtt.connect(`mqtt://127.0.0.1:${port}`, {
+  return connectUrlWithInbox(t, `mqtt://127.0.0.1:${port}`, options);
+}
+
+/** As `connectWithInbox`, to any URL MQTT.js takes (`mqtts://…`, `wss://…/mqtt`). */
+export async function connectUrlWithInbox(
+  t: Cleanup,
+  url: string,
+  options: IClientOptions = {},
+): Promise<{ client: MqttClient; messages: Inbox }> {
+  const client = mqtt.connect(url, {
     reconnectPeriod: 0,
     connectTimeout: 5000,
     ...options,

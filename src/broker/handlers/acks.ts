@@ -3,16 +3,15 @@ import type { Connection } from '../connection.js';
 import { Reason } from '../reason-codes.js';
 
 /** PUBACK ends an outgoing QoS 1 delivery [MQTT-4.3.2-*]; the window moves on. */
-export function handlePuback(connection: Connection, packet: IPubackPacket): void {
+export async function handlePuback(connection: Connection, packet: IPubackPacket): Promise<void> {
   const session = connection.session;
   const inflight = session?.inflight.get(packet.messageId as number);
   if (!session || !inflight || inflight.delivery.qos !== 1) return;
-  session.inflight.delete(inflight.packetId);
-  connection.broker.drainQueue(session);
+  await connection.broker.completeDelivery(session, inflight);
 }
 
 /** PUBREC answers an outgoing QoS 2 PUBLISH: reply PUBREL, or drop it when the client refused. */
-export function handlePubrec(connection: Connection, packet: IPubrecPacket): void {
+export async function handlePubrec(connection: Connection, packet: IPubrecPacket): Promise<void> {
   const session = connection.session;
   const inflight = session?.inflight.get(packet.messageId as number);
   if (!session || !inflight || inflight.delivery.qos !== 2) {
@@ -24,30 +23,27 @@ export function handlePubrec(connection: Connection, packet: IPubrecPacket): voi
       });
     return;
   }
-  if ((packet.reasonCode ?? 0) >= 0x80) {
-    session.inflight.delete(inflight.packetId);
-    connection.broker.drainQueue(session);
-    return;
-  }
+  if ((packet.reasonCode ?? 0) >= 0x80)
+    return connection.broker.completeDelivery(session, inflight);
   // [MQTT-4.3.3-4] Having received PUBREC, the sender sends PUBREL and never re-sends the PUBLISH.
-  inflight.stage = 'pubrel';
-  connection.send({ cmd: 'pubrel', messageId: inflight.packetId });
+  await connection.broker.releaseDelivery(session, inflight);
 }
 
 /** PUBCOMP ends an outgoing QoS 2 delivery. */
-export function handlePubcomp(connection: Connection, packet: IPubcompPacket): void {
+export async function handlePubcomp(connection: Connection, packet: IPubcompPacket): Promise<void> {
   const session = connection.session;
   const inflight = session?.inflight.get(packet.messageId as number);
   if (!session || !inflight || inflight.stage !== 'pubrel') return;
-  session.inflight.delete(inflight.packetId);
-  connection.broker.drainQueue(session);
+  await connection.broker.completeDelivery(session, inflight);
 }
 
 /** PUBREL releases an incoming QoS 2 packet id: answer PUBCOMP [MQTT-4.3.3-11]. */
-export function handlePubrel(connection: Connection, packet: IPubrelPacket): void {
+export async function handlePubrel(connection: Connection, packet: IPubrelPacket): Promise<void> {
   const session = connection.session;
   const packetId = packet.messageId as number;
   const known = session?.receivedQos2.delete(packetId) ?? false;
+  // Stored before PUBCOMP: a restart must not keep treating this packet id as a duplicate.
+  if (session && known) await connection.broker.saveSession(session);
   connection.send({
     cmd: 'pubcomp',
     messageId: packetId,

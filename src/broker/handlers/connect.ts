@@ -24,7 +24,7 @@ function refuse(connection: Connection, reason: ReasonCode, why: string): void {
   connection.disconnect(reason);
 }
 
-export function handleConnect(connection: Connection, packet: IConnectPacket): void {
+export async function handleConnect(connection: Connection, packet: IConnectPacket): Promise<void> {
   const { broker } = connection;
   const limits = broker.limits;
   connection.version = packet.protocolVersion ?? 4;
@@ -108,7 +108,7 @@ export function handleConnect(connection: Connection, packet: IConnectPacket): v
         ? 0
         : limits.maxSessionExpirySeconds;
   const expirySeconds = Math.min(requestedExpiry, limits.maxSessionExpirySeconds);
-  const { session, present } = broker.attachSession(
+  const { session, present } = await broker.attachSession(
     connection,
     packet.clean !== false,
     expirySeconds,
@@ -137,5 +137,5 @@ export function handleConnect(connection: Connection, packet: IConnectPacket): v
       : { cmd: 'connack', sessionPresent: present, returnCode: 0 };
   connection.send(connack);
   broker.lifecycle.connected(connection);
-  broker.resumeSession(session);
+  await broker.resumeSession(session);
 }

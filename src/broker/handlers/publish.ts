@@ -137,10 +137,18 @@ export async function handlePublish(connection: Connection, packet: IPublishPack
         `more than ${broker.limits.maxInflight} QoS 2 messages awaiting PUBREL`,
       );
     }
-    await broker.publish(
-      messageFromPublish({ ...packet, payload }, topic, connection.clientId, Date.now()),
-    );
+    // The receipt is stored with the deliveries, in one transaction: after a crash the message
+    // is either nowhere (the client re-sends it) or routed and remembered (a re-send is a duplicate).
     session.receivedQos2.add(packetId);
+    try {
+      await broker.publish(
+        messageFromPublish({ ...packet, payload }, topic, connection.clientId, Date.now()),
+        session,
+      );
+    } catch (error) {
+      session.receivedQos2.delete(packetId);
+      throw error;
+    }
     return connection.send({ cmd: 'pubrec', messageId: packetId });
   }
   await broker.publish(

@@ -9,7 +9,10 @@ function failure(connection: Connection, reason: number): number {
   return connection.version === 5 ? reason : 0x80;
 }
 
-export function handleSubscribe(connection: Connection, packet: ISubscribePacket): void {
+export async function handleSubscribe(
+  connection: Connection,
+  packet: ISubscribePacket,
+): Promise<void> {
   const { broker } = connection;
   const session = connection.session;
   if (!session) return;
@@ -63,8 +66,11 @@ export function handleSubscribe(connection: Connection, packet: ISubscribePacket
       retainedFor.push({ filter, options });
   });
   if (connection.state !== 'connected') return;
+  // A persistent session's subscriptions are stored before SUBACK confirms them.
+  if (subscribed.length > 0) await broker.saveSession(session);
   // [MQTT-3.8.4-1] SUBACK with one code per filter, in order [MQTT-3.9.3-1].
   connection.send({ cmd: 'suback', messageId: packet.messageId as number, granted });
   broker.lifecycle.subscribed(connection, subscribed);
-  for (const { filter, options } of retainedFor) broker.sendRetained(session, filter, options);
+  for (const { filter, options } of retainedFor)
+    await broker.sendRetained(session, filter, options);
 }

@@ -2,7 +2,10 @@ import type { IUnsubscribePacket } from 'mqtt-packet';
 import type { Connection } from '../connection.js';
 import { Reason } from '../reason-codes.js';
 
-export function handleUnsubscribe(connection: Connection, packet: IUnsubscribePacket): void {
+export async function handleUnsubscribe(
+  connection: Connection,
+  packet: IUnsubscribePacket,
+): Promise<void> {
   const session = connection.session;
   if (!session) return;
   // [MQTT-3.10.3-2] An UNSUBSCRIBE must carry at least one filter.
@@ -12,6 +15,7 @@ export function handleUnsubscribe(connection: Connection, packet: IUnsubscribePa
     connection.broker.unsubscribe(session, filter) ? Reason.Success : Reason.NoSubscriptionExisted,
   );
   // [MQTT-3.10.4-4] UNSUBACK even when nothing matched; MQTT 5 says which filters existed.
+  if (reasonCodes.includes(Reason.Success)) await connection.broker.saveSession(session);
   connection.send({
     cmd: 'unsuback',
     messageId: packet.messageId as number,

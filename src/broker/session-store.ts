@@ -1,0 +1,231 @@
+import type { QoS } from 'mqtt-packet';
+import type { Migration, Store } from '../store/index.js';
+import type { Principal } from './access.js';
+import type { Delivery, MessageProperties } from './message.js';
+import type { SubscriptionOptions } from './session.js';
+
+const SESSIONS = 'broker_sessions';
+const SESSION_MESSAGES = 'broker_session_messages';
+
+export const sessionMigrations: Migration[] = [
+  {
+    id: 'broker-0002-sessions',
+    steps: [
+      {
+        createTable: {
+          name: SESSIONS,
+          columns: {
+            client_id: { type: 'text' },
+            expiry_seconds: { type: 'integer' },
+            disconnected_at: { type: 'integer', nullable: true },
+            updated_at: { type: 'integer' },
+          },
+          primaryKey: ['client_id'],
+          sealed: ['state'],
+        },
+      },
+      {
+        createTable: {
+          name: SESSION_MESSAGES,
+          columns: {
+            client_id: { type: 'text' },
+            seq: { type: 'integer' },
+            stage: { type: 'text' },
+            packet_id: { type: 'integer', nullable: true },
+          },
+          primaryKey: ['client_id', 'seq'],
+          // Topic, properties and payload are what a device sent: sealed.
+          sealed: ['delivery', 'payload'],
+        },
+      },
+    ],
+  },
+];
+
+/** Where a stored delivery stands: waiting behind the window, PUBLISH sent, or PUBREL sent. */
+export type StoredStage = 'queued' | 'publish' | 'pubrel';
+
+export interface StoredMessage {
+  seq: number;
+  stage: StoredStage;
+  packetId?: number;
+  delivery: Delivery;
+}
+
+export interface StoredSession {
+  clientId: string;
+  expirySeconds: number;
+  /** Epoch ms the session went offline; for one that was online at a crash, its last update. */
+  offlineSince: number;
+  subscriptions: [string, SubscriptionOptions][];
+  receivedQos2: number[];
+  principal?: Principal;
+  messages: StoredMessage[];
+}
+
+/** What of a live session is kept. */
+export interface PersistedSessionState {
+  clientId: string;
+  expirySeconds: number;
+  offlineSince: number | undefined;
+  subscriptions: Map<string, SubscriptionOptions>;
+  receivedQos2: Set<number>;
+  principal: Principal | undefined;
+}
+
+interface SessionStateColumn {
+  subscriptions: [string, SubscriptionOptions][];
+  receivedQos2: number[];
+  principal?: { id: string; kind: Principal['kind'] };
+}
+
+interface StoredDelivery {
+  topic: string;
+  qos: QoS;
+  retain: boolean;
+  messageQos: QoS;
+  messageRetain: boolean;
+  subscriptionIdentifiers: number[];
+  expiresAt?: number;
+  properties: Omit<MessageProperties, 'correlationData'> & { correlationData?: string };
+}
+
+function toStored(delivery: Delivery): StoredDelivery {
+  const { correlationData, ...properties } = delivery.message.properties;
+  return {
+    topic: delivery.message.topic,
+    qos: delivery.qos,
+    retain: delivery.retain,
+    messageQos: delivery.message.qos,
+    messageRetain: delivery.message.retain,
+    subscriptionIdentifiers: delivery.subscriptionIdentifiers,
+    ...(delivery.message.expiresAt !== undefined ? { expiresAt: delivery.message.expiresAt } : {}),
+    properties: correlationData
+      ? { ...properties, correlationData: correlationData.toString('base64') }
+      : properties,
+  };
+}
+
+function fromStored(stored: StoredDelivery, payload: Buffer): Delivery {
+  const { correlationData, ...properties } = stored.properties;
+  return {
+    message: {
+      topic: stored.topic,
+      payload,
+      qos: stored.messageQos,
+      retain: stored.messageRetain,
+      properties: correlationData
+        ? { ...properties, correlationData: Buffer.from(correlationData, 'base64') }
+        : properties,
+      ...(stored.expiresAt !== undefined ? { expiresAt: stored.expiresAt } : {}),
+    },
+    qos: stored.qos,
+    retain: stored.retain,
+    subscriptionIdentifiers: stored.subscriptionIdentifiers,
+  };
+}
+
+/**
+ * Persistent sessions in the store, sealed: subscriptions, the QoS 2 packet ids awaiting PUBREL,
+ * and every QoS 1/2 message for the session with its stage. The broker writes here before it
+ * acknowledges, so an acknowledged message survives a crash and QoS 2 stays exactly once.
+ */
+export class SessionStore {
+  private readonly store: Store;
+
+  constructor(store: Store) {
+    this.store = store;
+  }
+
+  private sessionRow(session: PersistedSessionState) {
+    const state: SessionStateColumn = {
+      subscriptions: [...session.subscriptions],
+      receivedQos2: [...session.receivedQos2],
+      // The certificate itself is not kept: the principal's id is what policies are asked about.
+      ...(session.principal
+        ? { principal: { id: session.principal.id, kind: session.principal.kind } }
+        : {}),
+    };
+    return {
+      client_id: session.clientId,
+      expiry_seconds: session.expirySeconds,
+      disconnected_at: session.offlineSince ?? null,
+      updated_at: Date.now(),
+      state,
+    };
+  }
+
+  private messageRow(clientId: string, message: StoredMessage) {
+    return {
+      client_id: clientId,
+      seq: message.seq,
+      stage: message.stage,
+      packet_id: message.packetId ?? null,
+      delivery: toStored(message.delivery),
+      payload: message.delivery.message.payload,
+    };
+  }
+
+  async saveSession(session: PersistedSessionState): Promise<void> {
+    await this.store.put(SESSIONS, this.sessionRow(session));
+  }
+
+  async deleteSession(clientId: string): Promise<void> {
+    await this.store.transaction(async (tx) => {
+      await tx.deleteWhere(SESSION_MESSAGES, { client_id: clientId });
+      await tx.delete(SESSIONS, { client_id: clientId });
+    });
+  }
+
+  /**
+   * Stores deliveries for several sessions, and the publisher's session (its QoS 2 receipts),
+   * in one transaction: all of it, or none.
+   */
+  async commit(
+    entries: { clientId: string; message: StoredMessage }[],
+    publisher?: PersistedSessionState,
+  ): Promise<void> {
+    await this.store.transaction(async (tx) => {
+      for (const { clientId, message } of entries)
+        await tx.put(SESSION_MESSAGES, this.messageRow(clientId, message));
+      if (publisher) await tx.put(SESSIONS, this.sessionRow(publisher));
+    });
+  }
+
+  /** Records new stages (and packet ids) of stored deliveries. */
+  async setStages(clientId: string, messages: StoredMessage[]): Promise<void> {
+    await this.store.transaction(async (tx) => {
+      for (const message of messages)
+        await tx.put(SESSION_MESSAGES, this.messageRow(clientId, message));
+    });
+  }
+
+  async removeMessage(clientId: string, seq: number): Promise<void> {
+    await this.store.delete(SESSION_MESSAGES, { client_id: clientId, seq });
+  }
+
+  async loadAll(): Promise<StoredSession[]> {
+    const sessions: StoredSession[] = [];
+    for (const row of await this.store.list(SESSIONS)) {
+      const state = row.state as SessionStateColumn;
+      const messages = (
+        await this.store.list(SESSION_MESSAGES, { where: { client_id: row.client_id } })
+      ).map((message) => ({
+        seq: message.seq as number,
+        stage: message.stage as StoredStage,
+        ...(message.packet_id !== null ? { packetId: message.packet_id as number } : {}),
+        delivery: fromStored(message.delivery as StoredDelivery, message.payload as Buffer),
+      }));
+      sessions.push({
+        clientId: row.client_id as string,
+        expirySeconds: row.expiry_seconds as number,
+        offlineSince: (row.disconnected_at ?? row.updated_at) as number,
+        subscriptions: state.subscriptions,
+        receivedQos2: state.receivedQos2,
+        ...(state.principal ? { principal: state.principal } : {}),
+        messages: messages.sort((a, b) => a.seq - b.seq),
+      });
+    }
+    return sessions;
+  }
+}

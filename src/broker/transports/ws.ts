@@ -1,0 +1,166 @@
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
+import { createWebSocketStream, WebSocketServer, type RawData, type WebSocket } from 'ws';
+import type { Logger } from '../../logs/logger.js';
+import type { Broker } from '../broker.js';
+
+/** The path AWS IoT serves MQTT over WebSocket on (`wss://<endpoint>/mqtt`). */
+export const MQTT_WS_PATH = '/mqtt';
+
+/** The subprotocols MQTT clients offer, preferred first: `mqtt` (3.1.1 and 5), `mqttv3.1` (3.1). */
+const SUBPROTOCOLS = ['mqtt', 'mqttv3.1'];
+
+/** How long `close()` lets clients finish their closing handshake before cutting them off. */
+const CLOSE_GRACE_MS = 2000;
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  404: 'Not Found',
+};
+
+export interface WssListenerOptions {
+  logger: Logger;
+}
+
+export interface WssListener {
+  /** Stops taking upgrades; closes the WebSockets still open once their grace period is over. */
+  close(): Promise<void>;
+}
+
+/** The subprotocols a handshake offers, from `Sec-WebSocket-Protocol` (RFC 6455 §4.1). */
+function offeredSubprotocols(request: IncomingMessage): string[] {
+  const header = request.headers['sec-websocket-protocol'];
+  if (!header) return [];
+  return header
+    .split(',')
+    .map((token) => token.trim())
+    .filter((token) => token.length > 0);
+}
+
+function requestPath(request: IncomingMessage): string {
+  const url = request.url ?? '';
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
+}
+
+/** Answers an upgrade request with a plain HTTP error and closes the socket. */
+function refuse(socket: Duplex, status: number, message: string): void {
+  socket.on('error', () => undefined); // the peer may already be gone; nothing to report
+  const body = `${message}\n`;
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\n` +
+      'Connection: close\r\n' +
+      'Content-Type: text/plain; charset=utf-8\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      '\r\n' +
+      body,
+  );
+  socket.once('finish', () => socket.destroy());
+}
+
+/**
+ * Hands a WebSocket to the broker as a byte stream. `createWebSocketStream` pushes every frame
+ * into the stream; a gate in front of it lets binary frames through and closes the connection on
+ * any other kind before its bytes reach the MQTT parser [MQTT-6.0.0-1].
+ */
+function mqttStream(ws: WebSocket, onTextFrame: () => void): Duplex {
+  const stream = createWebSocketStream(ws);
+  const forward = ws.listeners('message') as ((data: RawData, isBinary: boolean) => void)[];
+  ws.removeAllListeners('message');
+  let refused = false;
+  ws.on('message', (data, isBinary) => {
+    if (refused) return;
+    if (!isBinary) {
+      refused = true;
+      onTextFrame();
+      // 1003: the endpoint received a type of data it cannot accept (RFC 6455 §7.4.1).
+      ws.close(1003, 'MQTT takes binary frames only');
+      return;
+    }
+    for (const listener of forward) listener.call(ws, data, isBinary);
+  });
+  // The stream only ends its readable side when the WebSocket closes; the broker waits for 'close'.
+  ws.once('close', () => stream.destroy());
+  return stream;
+}
+
+/**
+ * MQTT over secure WebSocket at `/mqtt` on the HTTPS API listener, subprotocol `mqtt` (or
+ * `mqttv3.1`). Until SigV4 lands, a client must present a certificate chaining to the device CA,
+ * as on the TLS listener: the API server asks every client for one (`requestCert`, when a device
+ * CA is set) but only this path requires it, so ordinary HTTPS requests work without. Other
+ * paths' upgrades get 404.
+ */
+export function attachWss(
+  broker: Broker,
+  server: HttpServer,
+  options: WssListenerOptions,
+): WssListener {
+  const logger = options.logger.child({ component: 'wss' });
+  const wss = new WebSocketServer({
+    noServer: true,
+    // Every MQTT packet travels in one message or several; none may be larger than the broker takes.
+    maxPayload: broker.limits.maxPacketBytes,
+    perMessageDeflate: false,
+    handleProtocols: (offered) => SUBPROTOCOLS.find((name) => offered.has(name)) ?? false,
+  });
+
+  const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const tlsSocket = request.socket as TLSSocket;
+    const remoteAddress = tlsSocket.remoteAddress ?? 'unknown';
+    const refused = (status: number, message: string, reason: string) => {
+      logger.info({ remoteAddress, status, reason }, 'WebSocket upgrade refused');
+      refuse(socket, status, message);
+    };
+    if (requestPath(request) !== MQTT_WS_PATH) return refused(404, 'Not Found', 'unknown path');
+    if (tlsSocket.authorized !== true) {
+      const presented = Object.keys(tlsSocket.getPeerCertificate()).length > 0;
+      return refused(
+        401,
+        'a client certificate issued by the device CA is required',
+        presented ? String(tlsSocket.authorizationError) : 'no client certificate',
+      );
+    }
+    const offered = offeredSubprotocols(request);
+    if (!offered.some((name) => SUBPROTOCOLS.includes(name)))
+      return refused(400, 'the WebSocket subprotocol must be mqtt', 'no mqtt subprotocol offered');
+    const certificate = tlsSocket.getPeerX509Certificate();
+    wss.handleUpgrade(request, socket, head, (ws) => {
+      tlsSocket.setNoDelay(true);
+      const stream = mqttStream(ws, () =>
+        logger.info({ remoteAddress }, 'closing WebSocket: text frame'),
+      );
+      broker.accept(stream, { remoteAddress, listener: 'wss' }, certificate);
+    });
+  };
+  server.on('upgrade', onUpgrade);
+
+  return {
+    async close() {
+      server.off('upgrade', onUpgrade);
+      const open = [...wss.clients];
+      await new Promise<void>((resolve) => {
+        let pending = open.length;
+        if (pending === 0) return resolve();
+        const grace = setTimeout(() => {
+          for (const ws of open) ws.terminate();
+        }, CLOSE_GRACE_MS);
+        grace.unref();
+        for (const ws of open) {
+          const done = () => {
+            pending -= 1;
+            if (pending === 0) {
+              clearTimeout(grace);
+              resolve();
+            }
+          };
+          if (ws.readyState === ws.CLOSED) done();
+          else ws.once('close', done);
+        }
+      });
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}
