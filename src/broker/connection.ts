@@ -6,6 +6,7 @@ import type { Broker } from './broker.js';
 import { disconnectReasonFor, type DisconnectReason } from './lifecycle.js';
 import { dispatchPacket } from './handlers/index.js';
 import type { Message } from './message.js';
+import { RateLimiter } from './rate-limiter.js';
 import { Reason, type ReasonCode } from './reason-codes.js';
 import type { Session } from './session.js';
 
@@ -55,6 +56,9 @@ export class Connection {
   /** Packets parsed but waiting for an earlier one's handler to finish. */
   private waiting = 0;
   private readonly connectTimer: NodeJS.Timeout;
+  private readonly publishRate: RateLimiter | undefined;
+  private readonly byteRate: RateLimiter | undefined;
+  private throttledUntil = 0;
 
   constructor(
     broker: Broker,
@@ -67,6 +71,9 @@ export class Connection {
     this.facts = facts;
     this.certificate = certificate;
     this.parser = mqttPacket.parser({ protocolVersion: 4 });
+    const { maxPublishesPerSecond, maxInboundBytesPerSecond } = broker.limits;
+    if (maxPublishesPerSecond > 0) this.publishRate = new RateLimiter(maxPublishesPerSecond);
+    if (maxInboundBytesPerSecond > 0) this.byteRate = new RateLimiter(maxInboundBytesPerSecond);
     this.parser.on('packet', (packet: Packet) => this.receive(packet));
     this.parser.on('error', (error: Error) =>
       this.protocolViolation(Reason.MalformedPacket, error.message),
@@ -85,6 +92,7 @@ export class Connection {
   private onData(chunk: Buffer): void {
     if (this.state === 'closed') return;
     this.lastPacketAt = Date.now();
+    this.throttle(this.byteRate?.take(chunk.length) ?? 0);
     this.parser.parse(chunk);
     // mqtt-packet buffers a packet until it is complete: refuse one larger than the broker accepts
     // before it is buffered whole, so a peer cannot make the broker grow without bound.
@@ -98,29 +106,62 @@ export class Connection {
   }
 
   /**
-   * Handles packets strictly in arrival order, even when one handler waits on the store. When
-   * too many wait, the socket stops being read (as AWS stops reading a client at its limit), so
-   * a fast publisher cannot make this queue grow without bound.
+   * Handles packets strictly in arrival order, even when one handler waits on the store or a
+   * PUBLISH waits for its turn under the publish rate. When too many wait, the socket stops
+   * being read (as AWS stops reading a client at its limit), so the queue stays bounded.
    */
   private receive(packet: Packet): void {
     if (this.state === 'closed') return;
-    if (this.pending) {
-      this.waiting += 1;
-      if (this.waiting === MAX_WAITING_PACKETS) this.socket.pause();
-      this.pending = this.pending.then(() => {
-        this.waiting -= 1;
-        if (this.waiting === RESUME_WAITING_PACKETS && this.socket.isPaused()) this.socket.resume();
-        return this.handle(packet);
-      });
+    const wait = packet.cmd === 'publish' ? (this.publishRate?.take(1) ?? 0) : 0;
+    if (!this.pending && wait === 0) {
+      const result = this.handle(packet);
+      if (result) this.track(result);
       return;
     }
-    const result = this.handle(packet);
-    if (result) {
-      const chained: Promise<void> = result.finally(() => {
-        if (this.pending === chained) this.pending = undefined;
-      });
-      this.pending = chained;
-    }
+    this.waiting += 1;
+    if (this.waiting === MAX_WAITING_PACKETS) this.socket.pause();
+    const readyAt = Date.now() + wait;
+    this.track(
+      (this.pending ?? Promise.resolve()).then(async () => {
+        const delay = readyAt - Date.now();
+        if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+        this.waiting -= 1;
+        if (
+          this.waiting === RESUME_WAITING_PACKETS &&
+          this.socket.isPaused() &&
+          Date.now() >= this.throttledUntil
+        )
+          this.socket.resume();
+        return this.handle(packet);
+      }),
+    );
+  }
+
+  private track(work: Promise<void>): void {
+    const chained: Promise<void> = work.finally(() => {
+      if (this.pending === chained) this.pending = undefined;
+    });
+    this.pending = chained;
+  }
+
+  /**
+   * Over its byte rate, a connection is not read for a while (as AWS throttles): what it already
+   * sent is handled, nothing is dropped, and a well-behaved client simply slows down.
+   */
+  private throttle(waitMs: number): void {
+    if (waitMs === 0) return;
+    const until = Date.now() + waitMs;
+    if (until <= this.throttledUntil) return;
+    this.throttledUntil = until;
+    this.socket.pause();
+    setTimeout(() => {
+      if (
+        Date.now() >= this.throttledUntil &&
+        this.waiting < RESUME_WAITING_PACKETS &&
+        this.state !== 'closed'
+      )
+        this.socket.resume();
+    }, waitMs).unref();
   }
 
   private handle(packet: Packet): Promise<void> | void {

@@ -16,6 +16,10 @@ export interface BrokerLimits {
   topicAliasMaximum: number;
   /** Session expiry granted at most (AWS: 1 h by default, adjustable). */
   maxSessionExpirySeconds: number;
+  /** PUBLISH packets a connection may send per second (AWS: 100); 0 for no limit. Beyond it, reading pauses. */
+  maxPublishesPerSecond: number;
+  /** Bytes a connection may send per second (AWS: 512 KB/s); 0 for no limit. Beyond it, reading pauses. */
+  maxInboundBytesPerSecond: number;
   /** Retained messages kept in all; a new retained topic beyond it is refused (AWS: 500,000 per account). */
   maxRetainedMessages: number;
 }
@@ -34,4 +38,6 @@ export const AWS_LIMITS: BrokerLimits = {
   topicAliasMaximum: 8,
   maxSessionExpirySeconds: 3600,
   maxRetainedMessages: 500_000,
+  maxPublishesPerSecond: 100,
+  maxInboundBytesPerSecond: 512 * 1024,
 };

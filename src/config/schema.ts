@@ -68,6 +68,18 @@ export const configSchema = z
               .max(65535)
               .default(AWS_LIMITS.topicAliasMaximum),
             maxRetainedMessages: count(100_000_000).default(AWS_LIMITS.maxRetainedMessages),
+            maxPublishesPerSecond: z
+              .number()
+              .int()
+              .min(0)
+              .max(10_000_000)
+              .default(AWS_LIMITS.maxPublishesPerSecond),
+            maxInboundBytesPerSecond: z
+              .number()
+              .int()
+              .min(0)
+              .max(10_000_000_000)
+              .default(AWS_LIMITS.maxInboundBytesPerSecond),
             maxSessionExpirySeconds: z
               .number()
               .int()
