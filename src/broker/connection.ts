@@ -45,6 +45,9 @@ export class Connection {
   requestProblemInformation = true;
   /** Topic aliases the client set on its PUBLISHes (§3.3.2.3.4). */
   readonly inboundTopicAliases = new Map<number, string>();
+  /** Topic aliases the broker set on PUBLISHes to the client, up to the client's Topic Alias Maximum. */
+  readonly outboundTopicAliases = new Map<string, number>();
+  clientTopicAliasMaximum = 0;
   /** Set by a DISCONNECT that closes normally, so the will is not sent [MQTT-3.1.2-10]. */
   closedNormally = false;
   /** Why the connection ended, for the lifecycle event; unset means the connection was lost. */

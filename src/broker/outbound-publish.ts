@@ -2,6 +2,28 @@ import type { IPublishPacket } from 'mqtt-packet';
 import type { Connection } from './connection.js';
 import type { Delivery } from './message.js';
 
+/**
+ * MQTT 5 topic aliases towards the client (§3.3.2.3.4): the first PUBLISH on a topic sets an
+ * alias, later ones send only the alias, within the client's Topic Alias Maximum [MQTT-3.3.2-11].
+ * Aliases are handed out first come, first served and kept for the connection's life.
+ */
+function applyTopicAlias(
+  connection: Connection,
+  packet: IPublishPacket,
+  properties: NonNullable<IPublishPacket['properties']>,
+): void {
+  const known = connection.outboundTopicAliases.get(packet.topic);
+  if (known !== undefined) {
+    properties.topicAlias = known;
+    packet.topic = '';
+    return;
+  }
+  if (connection.outboundTopicAliases.size >= connection.clientTopicAliasMaximum) return;
+  const alias = connection.outboundTopicAliases.size + 1;
+  connection.outboundTopicAliases.set(packet.topic, alias);
+  properties.topicAlias = alias;
+}
+
 /** Writes one PUBLISH to a subscriber in its protocol version, with what is left of the expiry. */
 export function sendPublish(
   connection: Connection,
@@ -10,6 +32,13 @@ export function sendPublish(
   dup: boolean,
 ): void {
   const { message } = delivery;
+  // [MQTT-3.1.2-25] Never send a packet larger than the client's Maximum Packet Size.
+  if (
+    connection.clientMaximumPacketSize !== Number.POSITIVE_INFINITY &&
+    message.payload.length + Buffer.byteLength(message.topic) + 64 >
+      connection.clientMaximumPacketSize
+  )
+    return;
   const packet: IPublishPacket = {
     cmd: 'publish',
     topic: message.topic,
@@ -31,14 +60,8 @@ export function sendPublish(
       properties.subscriptionIdentifier = delivery.subscriptionIdentifiers[0] as number;
     else if (delivery.subscriptionIdentifiers.length > 1)
       properties.subscriptionIdentifier = delivery.subscriptionIdentifiers;
+    applyTopicAlias(connection, packet, properties);
     packet.properties = properties;
   }
-  // [MQTT-3.1.2-25] Never send a packet larger than the client's Maximum Packet Size.
-  if (
-    connection.clientMaximumPacketSize !== Number.POSITIVE_INFINITY &&
-    message.payload.length + Buffer.byteLength(message.topic) + 64 >
-      connection.clientMaximumPacketSize
-  )
-    return;
   connection.send(packet);
 }

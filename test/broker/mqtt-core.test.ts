@@ -403,3 +403,63 @@ test('lifecycle events: connected, subscribed, unsubscribed and disconnected wit
   );
   await events.none(200);
 });
+
+test('MQTT 5 topic aliases to the client: set on first use, then the alias alone, within its Topic Alias Maximum [MQTT-3.3.2-11]', async (t) => {
+  // MQTT.js resolves aliases before any hook sees the packet, so the subscriber is a raw socket.
+  const socket = tcpConnect(port, '127.0.0.1');
+  t.after(() => socket.destroy());
+  let received = Buffer.alloc(0);
+  socket.on('data', (chunk) => (received = Buffer.concat([received, chunk])));
+  await new Promise((resolve) => socket.once('connect', resolve));
+  socket.write(
+    mqttPacket.generate(
+      {
+        cmd: 'connect',
+        protocolId: 'MQTT',
+        protocolVersion: 5,
+        clientId: id('aliasrx'),
+        clean: true,
+        keepalive: 30,
+        properties: { topicAliasMaximum: 1 },
+      },
+      { protocolVersion: 5 },
+    ),
+  );
+  socket.write(
+    mqttPacket.generate(
+      { cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'aliasrx/+', qos: 0 }] },
+      { protocolVersion: 5 },
+    ),
+  );
+  const publishes = () =>
+    parsePackets(received).filter(
+      (packet): packet is mqttPacket.IPublishPacket => packet.cmd === 'publish',
+    );
+  for (
+    let waited = 0;
+    !parsePackets(received).some((packet) => packet.cmd === 'suback') && waited < 2000;
+    waited += 20
+  )
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  const pub = await connectClient(t, port, { protocolVersion: 5, clientId: id('aliastx') });
+  for (const [topic, payload] of [
+    ['aliasrx/first', 'a'],
+    ['aliasrx/first', 'b'],
+    ['aliasrx/second', 'c'],
+  ])
+    await pub.publishAsync(topic as string, payload as string, { qos: 1 });
+  for (let waited = 0; publishes().length < 3 && waited < 2000; waited += 20)
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.deepEqual(
+    publishes().map((packet) => [
+      packet.topic,
+      packet.properties?.topicAlias,
+      packet.payload.toString(),
+    ]),
+    [
+      ['aliasrx/first', 1, 'a'],
+      ['', 1, 'b'],
+      ['aliasrx/second', undefined, 'c'],
+    ],
+  );
+});

@@ -169,16 +169,33 @@ test('kill -9 under QoS 1 and QoS 2 load: every acknowledged message reaches eve
 });
 
 test('a connection over its publish rate is throttled, not cut off: every message still arrives', async (t) => {
-  const server = await startServer(t, ['--data-dir', join(tempDir(t), 'data'), '--api-port', '0', '--mqtt-port', '0', '--dev-port', '0'], {
-    env: { BULWARK_MQTT_LIMITS_MAX_PUBLISHES_PER_SECOND: '50' },
-  });
+  const server = await startServer(
+    t,
+    [
+      '--data-dir',
+      join(tempDir(t), 'data'),
+      '--api-port',
+      '0',
+      '--mqtt-port',
+      '0',
+      '--dev-port',
+      '0',
+    ],
+    {
+      env: { BULWARK_MQTT_LIMITS_MAX_PUBLISHES_PER_SECOND: '50' },
+    },
+  );
   const port = server.ready.dev as number;
-  const { client: subscriber, messages } = await connectWithInbox(t, port, { protocolVersion: 5, clientId: 'rate-sub' });
+  const { client: subscriber, messages } = await connectWithInbox(t, port, {
+    protocolVersion: 5,
+    clientId: 'rate-sub',
+  });
   await subscriber.subscribeAsync('rate/#', { qos: 0 });
   const publisher = await connectClient(t, port, { protocolVersion: 4, clientId: 'rate-pub' });
   const started = Date.now();
   for (let i = 0; i < 150; i++) publisher.publish('rate/x', String(i), { qos: 0 });
-  for (let i = 0; i < 150; i++) assert.equal((await messages.next(10_000)).payload.toString(), String(i));
+  for (let i = 0; i < 150; i++)
+    assert.equal((await messages.next(10_000)).payload.toString(), String(i));
   // 150 publishes at 50 a second with a one-second burst cannot all be read in under two seconds.
   assert.ok(Date.now() - started >= 1900, `throttled: took ${Date.now() - started} ms`);
   assert.equal(publisher.connected, true, 'the publisher was not disconnected');

@@ -99,6 +99,8 @@ export async function handleConnect(connection: Connection, packet: IConnectPack
     connection.clientReceiveMaximum = properties.receiveMaximum;
   if (properties.maximumPacketSize !== undefined)
     connection.clientMaximumPacketSize = properties.maximumPacketSize;
+  if (properties.topicAliasMaximum !== undefined)
+    connection.clientTopicAliasMaximum = properties.topicAliasMaximum;
 
   // Session expiry: 3.1.1 persistent sessions and MQTT 5 ones live at most the configured maximum.
   const requestedExpiry =
