@@ -21,6 +21,20 @@ export interface ApiServerOptions {
   deviceCaPems?: string[];
 }
 
+/** The API listener's TLS context: its policy, its certificate, and the device CAs for WSS. */
+export function apiSecureContextOptions(
+  pair: { certificatePem: string; privateKeyPem: string },
+  tlsPolicy: TlsPolicyName,
+  deviceCaPems: string[] | undefined,
+) {
+  return {
+    cert: pair.certificatePem,
+    key: pair.privateKeyPem,
+    ...tlsServerOptions(tlsPolicy),
+    ...(deviceCaPems ? { ca: deviceCaPems } : {}),
+  };
+}
+
 function buildServer(options: ApiServerOptions) {
   return Fastify({
     loggerInstance: options.logger.child({ component: 'api' }),
@@ -28,12 +42,8 @@ function buildServer(options: ApiServerOptions) {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
     https: {
-      cert: options.identity.certificatePem,
-      key: options.identity.privateKeyPem,
-      ...tlsServerOptions(options.tlsPolicy),
-      ...(options.deviceCaPems
-        ? { ca: options.deviceCaPems, requestCert: true, rejectUnauthorized: false }
-        : {}),
+      ...apiSecureContextOptions(options.identity, options.tlsPolicy, options.deviceCaPems),
+      ...(options.deviceCaPems ? { requestCert: true, rejectUnauthorized: false } : {}),
     },
   });
 }

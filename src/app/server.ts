@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { createApiServer, type ApiServer } from '../api/server.js';
+import type { Server as TlsServer } from 'node:tls';
+import { apiSecureContextOptions, createApiServer, type ApiServer } from '../api/server.js';
 import {
   Broker,
   chainTrustAccess,
@@ -10,11 +11,18 @@ import {
   RetainedMessages,
   SessionStore,
 } from '../broker/index.js';
+import { mqttSecureContextOptions } from '../broker/transports/tls.js';
 import { attachWss, type WssListener } from '../broker/transports/ws.js';
 import type { Config } from '../config/index.js';
 import { BulwarkError } from '../errors.js';
 import type { Logger } from '../logs/logger.js';
 import { ensureServerIdentity, serverCaPath } from '../pki/server-identity.js';
+import {
+  readCertificatePair,
+  watchCertificatePair,
+  type CertificateFiles,
+  type CertificatePair,
+} from '../tls/certificate-files.js';
 import { tlsServerOptions } from '../tls/policies.js';
 import { openDataDir, type OpenDataDir } from './data-dir.js';
 
@@ -37,6 +45,30 @@ function readDeviceCa(file: string): string[] {
   }
 }
 
+/** The operator's own server certificate files, if configured (both or neither). */
+function certificateFilesOf(config: Config): CertificateFiles | undefined {
+  const { certificateFile, privateKeyFile } = config.tls;
+  if (certificateFile === null && privateKeyFile === null) return undefined;
+  if (certificateFile === null || privateKeyFile === null) {
+    throw new BulwarkError(
+      'ConfigInvalid',
+      'invalid configuration: tls.certificateFile and tls.privateKeyFile go together: set both or neither',
+    );
+  }
+  return { certificateFile, privateKeyFile };
+}
+
+function readOperatorCertificate(files: CertificateFiles): CertificatePair {
+  try {
+    return readCertificatePair(files);
+  } catch (error) {
+    throw new BulwarkError(
+      'ConfigInvalid',
+      `invalid configuration: tls.certificateFile / tls.privateKeyFile: ${(error as Error).message}`,
+    );
+  }
+}
+
 function closeServer(server: Server | undefined): Promise<void> {
   return new Promise((resolve) => (server ? server.close(() => resolve()) : resolve()));
 }
@@ -53,6 +85,8 @@ export async function startBulwark(
   const deviceCaPems = config.mqtt.deviceCaFile
     ? readDeviceCa(config.mqtt.deviceCaFile)
     : undefined;
+  const certificateFiles = certificateFilesOf(config);
+  const operatorCertificate = certificateFiles && readOperatorCertificate(certificateFiles);
   const dataDir: OpenDataDir = await openDataDir(config, env, { create: true });
   const sweepKeys = () => {
     for (const receipt of dataDir.kms.destroyDueKeys())
@@ -60,10 +94,12 @@ export async function startBulwark(
   };
   let api: ApiServer | undefined;
   let broker: Broker | undefined;
-  let mqtt: Server | undefined;
+  let mqtt: TlsServer | undefined;
   let dev: Server | undefined;
   let wss: WssListener | undefined;
+  let stopWatchingCertificate: (() => void) | undefined;
   const close = async () => {
+    stopWatchingCertificate?.();
     broker?.close();
     await Promise.all([closeServer(mqtt), closeServer(dev), wss?.close(), api?.close()]);
     await dataDir.close();
@@ -71,6 +107,11 @@ export async function startBulwark(
   try {
     sweepKeys();
     const identity = await ensureServerIdentity(dataDir.store, config.dataDir, config.hostNames);
+    const served: CertificatePair = operatorCertificate ?? identity;
+    const mqttPolicy = tlsServerOptions(config.tls.mqttPolicy ?? config.tls.policy);
+    const apiPolicy = config.tls.apiPolicy ?? config.tls.policy;
+    // Without a device CA, the MQTT listener trusts only the server CA, which signs no client certificate.
+    const mqttDeviceCas = deviceCaPems ?? [identity.caCertificatePem];
     if (dataDir.created)
       logger.info(
         { dataDir: config.dataDir, serverCa: serverCaPath(config.dataDir) },
@@ -92,23 +133,44 @@ export async function startBulwark(
     mqtt = await listenTls(broker, {
       host: config.host,
       port: config.mqttPort,
-      certificatePem: identity.certificatePem,
-      privateKeyPem: identity.privateKeyPem,
-      // Without a device CA, trust only the server CA, which signs no client certificate.
-      deviceCaPems: deviceCaPems ?? [identity.caCertificatePem],
-      policyOptions: tlsServerOptions(config.tls.mqttPolicy ?? config.tls.policy),
+      certificatePem: served.certificatePem,
+      privateKeyPem: served.privateKeyPem,
+      deviceCaPems: mqttDeviceCas,
+      policyOptions: mqttPolicy,
       logger,
     });
     if (config.devPort !== null) dev = await listenDev(broker, '127.0.0.1', config.devPort);
     api = await createApiServer({
-      identity,
+      identity: { ...identity, ...served },
       store: dataDir.store,
       logger,
-      tlsPolicy: config.tls.apiPolicy ?? config.tls.policy,
+      tlsPolicy: apiPolicy,
       ...(deviceCaPems ? { deviceCaPems } : {}),
     });
     wss = attachWss(broker, api.server, { logger });
     await api.listen({ host: config.host, port: config.apiPort });
+    if (certificateFiles) {
+      const mqttServer = mqtt;
+      const apiServer = api.server;
+      // New handshakes get the new certificate; connections already open keep theirs.
+      stopWatchingCertificate = watchCertificatePair(
+        certificateFiles,
+        served,
+        (pair) => {
+          mqttServer.setSecureContext(mqttSecureContextOptions(pair, mqttDeviceCas, mqttPolicy));
+          apiServer.setSecureContext(apiSecureContextOptions(pair, apiPolicy, deviceCaPems));
+          logger.info(
+            { certificateFile: certificateFiles.certificateFile },
+            'server certificate reloaded',
+          );
+        },
+        (error) =>
+          logger.error(
+            { err: error, certificateFile: certificateFiles.certificateFile },
+            'server certificate files changed but cannot be used; still serving the previous certificate',
+          ),
+      );
+    }
   } catch (error) {
     await close();
     throw error;

@@ -28,6 +28,12 @@ export const configSchema = z
       .default('us-east-1'),
     tls: z
       .object({
+        /**
+         * The server certificate and key to serve instead of the one Bulwark issues itself; both
+         * or neither. Bulwark reloads them, without a restart, when either file changes.
+         */
+        certificateFile: z.string().min(1).nullable().default(null),
+        privateKeyFile: z.string().min(1).nullable().default(null),
         /** The TLS security policy (src/tls/policies.ts) of every listener not given its own. */
         policy: z.enum(TLS_POLICY_NAMES).default(DEFAULT_TLS_POLICY),
         /** The HTTPS API listener, which also carries MQTT over WSS. */

@@ -109,6 +109,8 @@ test('tls: the default policy, BULWARK_TLS_* names, AWS IoT policy names and per
     },
   });
   assert.deepEqual(fromEnv.tls, {
+    certificateFile: null,
+    privateKeyFile: null,
     policy: 'IoTSecurityPolicy_TLS13_1_2_2022_10',
     apiPolicy: 'Bulwark-TLS13-2026',
     mqttPolicy: 'IoTSecurityPolicy_TLS13_1_3_2022_10',

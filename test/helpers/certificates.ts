@@ -55,9 +55,10 @@ export async function createTestCa(name = 'Test Device CA'): Promise<TestCa> {
   return { certificatePem: certificate.toString('pem') + '\n', keys, certificate };
 }
 
-export async function issueClientCertificate(
+async function issueCertificate(
   ca: TestCa,
   commonName: string,
+  extensions: x509.Extension[],
 ): Promise<TestCertificate> {
   const keys = await keyPair();
   const now = Date.now();
@@ -70,15 +71,29 @@ export async function issueClientCertificate(
     signingKey: ca.keys.privateKey as never,
     publicKey: keys.publicKey as never,
     signingAlgorithm: ALGORITHM,
-    extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
-    ],
+    extensions: [new x509.BasicConstraintsExtension(false, undefined, true), ...extensions],
   });
   return {
     certificatePem: certificate.toString('pem') + '\n',
     privateKeyPem: await pkcs8Pem(keys.privateKey),
   };
+}
+
+export function issueClientCertificate(ca: TestCa, commonName: string): Promise<TestCertificate> {
+  return issueCertificate(ca, commonName, [
+    new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
+  ]);
+}
+
+/** A server certificate for localhost and 127.0.0.1, as an operator might bring their own. */
+export function issueServerCertificate(ca: TestCa, commonName: string): Promise<TestCertificate> {
+  return issueCertificate(ca, commonName, [
+    new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+    new x509.SubjectAlternativeNameExtension([
+      { type: 'dns', value: 'localhost' },
+      { type: 'ip', value: '127.0.0.1' },
+    ]),
+  ]);
 }
 
 /** Writes PEMs to files, for command-line clients such as mosquitto_pub. */

@@ -14,14 +14,20 @@ export interface TlsListenerOptions {
   logger: Logger;
 }
 
+/** The MQTT listener's TLS context: policy, server certificate, and the device CAs clients must chain to. */
+export function mqttSecureContextOptions(
+  pair: { certificatePem: string; privateKeyPem: string },
+  deviceCaPems: string[],
+  policyOptions: SecureContextOptions,
+): SecureContextOptions {
+  return { ...policyOptions, cert: pair.certificatePem, key: pair.privateKeyPem, ca: deviceCaPems };
+}
+
 /** MQTT over TLS with mutual authentication: no client certificate chaining to a device CA, no session. */
 export async function listenTls(broker: Broker, options: TlsListenerOptions): Promise<Server> {
   const server = createServer(
     {
-      ...options.policyOptions,
-      cert: options.certificatePem,
-      key: options.privateKeyPem,
-      ca: options.deviceCaPems,
+      ...mqttSecureContextOptions(options, options.deviceCaPems, options.policyOptions),
       requestCert: true,
       rejectUnauthorized: true,
     },
