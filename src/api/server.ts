@@ -19,6 +19,8 @@ export interface ApiServerOptions {
    * Without them no client is asked, and no device is accepted.
    */
   deviceCaPems?: string[];
+  /** ALPN protocols offered besides HTTP/1.1 (e.g. x-amzn-mqtt-ca when MQTT shares the port). */
+  extraAlpnProtocols?: string[];
 }
 
 /** The API listener's TLS context: its policy, its certificate, and the device CAs for WSS. */
@@ -44,6 +46,9 @@ function buildServer(options: ApiServerOptions) {
     https: {
       ...apiSecureContextOptions(options.identity, options.tlsPolicy, options.deviceCaPems),
       ...(options.deviceCaPems ? { requestCert: true, rejectUnauthorized: false } : {}),
+      ...(options.extraAlpnProtocols
+        ? { ALPNProtocols: [...options.extraAlpnProtocols, 'http/1.1'] }
+        : {}),
     },
   });
 }

@@ -11,6 +11,7 @@ import {
   RetainedMessages,
   SessionStore,
 } from '../broker/index.js';
+import { MQTT_ALPN_PROTOCOL, shareHttpsPortWithMqtt } from '../broker/transports/alpn.js';
 import { mqttSecureContextOptions } from '../broker/transports/tls.js';
 import { attachWss, type WssListener } from '../broker/transports/ws.js';
 import type { Config } from '../config/index.js';
@@ -146,8 +147,10 @@ export async function startBulwark(
       logger,
       tlsPolicy: apiPolicy,
       ...(deviceCaPems ? { deviceCaPems } : {}),
+      ...(config.mqtt.alpnOnApiPort ? { extraAlpnProtocols: [MQTT_ALPN_PROTOCOL] } : {}),
     });
     wss = attachWss(broker, api.server, { logger });
+    if (config.mqtt.alpnOnApiPort) shareHttpsPortWithMqtt(broker, api.server, logger);
     await api.listen({ host: config.host, port: config.apiPort });
     if (certificateFiles) {
       const mqttServer = mqtt;

@@ -53,6 +53,8 @@ export const configSchema = z
       .object({
         /** PEM file of the CA certificate(s) device certificates must chain to; none: no TLS client is accepted. */
         deviceCaFile: z.string().min(1).nullable().default(null),
+        /** Also serve MQTT on the API port to clients negotiating ALPN x-amzn-mqtt-ca, as AWS does on 443. */
+        alpnOnApiPort: z.boolean().default(false),
         limits: z
           .object({
             maxClientIdBytes: count(65535).default(AWS_LIMITS.maxClientIdBytes),

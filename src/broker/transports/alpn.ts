@@ -1,0 +1,40 @@
+import type { Server as HttpsServer } from 'node:https';
+import type { TLSSocket } from 'node:tls';
+import type { Logger } from '../../logs/logger.js';
+import type { Broker } from '../broker.js';
+
+/** AWS IoT's ALPN protocol name for MQTT with a client certificate on port 443. */
+export const MQTT_ALPN_PROTOCOL = 'x-amzn-mqtt-ca';
+
+/**
+ * Shares the HTTPS port with MQTT, as AWS IoT does on 443: a client that negotiates ALPN
+ * `x-amzn-mqtt-ca` is handed to the broker (a device certificate is required), every other
+ * connection goes on to HTTP. The HTTPS server must offer the protocol in its ALPN list.
+ */
+export function shareHttpsPortWithMqtt(broker: Broker, server: HttpsServer, logger: Logger): void {
+  const httpHandlers = server.listeners('secureConnection') as ((socket: TLSSocket) => void)[];
+  server.removeAllListeners('secureConnection');
+  server.on('secureConnection', (socket: TLSSocket) => {
+    if (socket.alpnProtocol !== MQTT_ALPN_PROTOCOL) {
+      for (const handler of httpHandlers) handler.call(server, socket);
+      return;
+    }
+    if (!socket.authorized) {
+      logger.info(
+        {
+          remoteAddress: socket.remoteAddress,
+          reason: String(socket.authorizationError ?? 'no client certificate'),
+        },
+        'MQTT over ALPN refused',
+      );
+      socket.destroy();
+      return;
+    }
+    socket.setNoDelay(true);
+    broker.accept(
+      socket,
+      { remoteAddress: socket.remoteAddress ?? 'unknown', listener: 'tls' },
+      socket.getPeerX509Certificate(),
+    );
+  });
+}
