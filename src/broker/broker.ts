@@ -498,8 +498,18 @@ export class Broker {
   /** PUBACK or PUBCOMP: the delivery is done; its stored copy goes, the window moves on. */
   async completeDelivery(session: Session, inflight: InflightDelivery): Promise<void> {
     session.inflight.delete(inflight.packetId);
-    if (inflight.delivery.seq !== undefined)
-      await this.sessionStore.removeMessage(session.clientId, inflight.delivery.seq);
+    // Not awaited: a delete lost in a crash only re-delivers a message the client already has
+    // (QoS 1), or re-sends a PUBREL it answers with PUBCOMP (QoS 2). The window moves on now.
+    if (inflight.delivery.seq !== undefined) {
+      this.sessionStore
+        .removeMessage(session.clientId, inflight.delivery.seq)
+        .catch((error: unknown) =>
+          this.logger.error(
+            { err: error, clientId: session.clientId },
+            'could not remove a delivered message from the session store',
+          ),
+        );
+    }
     await this.drainQueue(session);
   }
 

@@ -1,5 +1,5 @@
 import type { QoS } from 'mqtt-packet';
-import type { Migration, Store } from '../store/index.js';
+import type { Migration, Store, StoreWriter } from '../store/index.js';
 import type { Principal } from './access.js';
 import type { Delivery, MessageProperties } from './message.js';
 import type { SubscriptionOptions } from './session.js';
@@ -132,6 +132,13 @@ function fromStored(stored: StoredDelivery, payload: Buffer): Delivery {
  */
 export class SessionStore {
   private readonly store: Store;
+  private readonly pending: {
+    apply: (tx: StoreWriter) => Promise<void>;
+    resolve: () => void;
+    reject: (error: unknown) => void;
+  }[] = [];
+  private flushScheduled = false;
+  private flushing: Promise<void> | undefined;
 
   constructor(store: Store) {
     this.store = store;
@@ -166,42 +173,74 @@ export class SessionStore {
     };
   }
 
-  async saveSession(session: PersistedSessionState): Promise<void> {
-    await this.store.put(SESSIONS, this.sessionRow(session));
+  /**
+   * Group commit: every write asked for in one turn of the event loop goes into one transaction,
+   * in the order asked, so many connections' acknowledgements share one fsync. Each caller's
+   * promise settles when its write is durable (or failed).
+   */
+  private write(apply: (tx: StoreWriter) => Promise<void>): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ apply, resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => void this.flush());
+      }
+    });
   }
 
-  async deleteSession(clientId: string): Promise<void> {
-    await this.store.transaction(async (tx) => {
+  private async flush(): Promise<void> {
+    await this.flushing;
+    this.flushScheduled = false;
+    const batch = this.pending.splice(0);
+    if (batch.length === 0) return;
+    this.flushing = this.store
+      .transaction(async (tx) => {
+        for (const write of batch) await write.apply(tx);
+      })
+      .then(
+        () => batch.forEach((write) => write.resolve()),
+        (error: unknown) => batch.forEach((write) => write.reject(error)),
+      );
+    await this.flushing;
+  }
+
+  saveSession(session: PersistedSessionState): Promise<void> {
+    const row = this.sessionRow(session);
+    return this.write((tx) => tx.put(SESSIONS, row));
+  }
+
+  deleteSession(clientId: string): Promise<void> {
+    return this.write(async (tx) => {
       await tx.deleteWhere(SESSION_MESSAGES, { client_id: clientId });
       await tx.delete(SESSIONS, { client_id: clientId });
     });
   }
 
-  /**
-   * Stores deliveries for several sessions, and the publisher's session (its QoS 2 receipts),
-   * in one transaction: all of it, or none.
-   */
-  async commit(
+  /** Stores deliveries for several sessions, and the publisher's session (its QoS 2 receipts), together. */
+  commit(
     entries: { clientId: string; message: StoredMessage }[],
     publisher?: PersistedSessionState,
   ): Promise<void> {
-    await this.store.transaction(async (tx) => {
-      for (const { clientId, message } of entries)
-        await tx.put(SESSION_MESSAGES, this.messageRow(clientId, message));
-      if (publisher) await tx.put(SESSIONS, this.sessionRow(publisher));
+    const rows = entries.map(({ clientId, message }) => this.messageRow(clientId, message));
+    const publisherRow = publisher && this.sessionRow(publisher);
+    return this.write(async (tx) => {
+      for (const row of rows) await tx.put(SESSION_MESSAGES, row);
+      if (publisherRow) await tx.put(SESSIONS, publisherRow);
     });
   }
 
   /** Records new stages (and packet ids) of stored deliveries. */
-  async setStages(clientId: string, messages: StoredMessage[]): Promise<void> {
-    await this.store.transaction(async (tx) => {
-      for (const message of messages)
-        await tx.put(SESSION_MESSAGES, this.messageRow(clientId, message));
+  setStages(clientId: string, messages: StoredMessage[]): Promise<void> {
+    const rows = messages.map((message) => this.messageRow(clientId, message));
+    return this.write(async (tx) => {
+      for (const row of rows) await tx.put(SESSION_MESSAGES, row);
     });
   }
 
-  async removeMessage(clientId: string, seq: number): Promise<void> {
-    await this.store.delete(SESSION_MESSAGES, { client_id: clientId, seq });
+  removeMessage(clientId: string, seq: number): Promise<void> {
+    return this.write(async (tx) => {
+      await tx.delete(SESSION_MESSAGES, { client_id: clientId, seq });
+    });
   }
 
   async loadAll(): Promise<StoredSession[]> {
