@@ -42,7 +42,7 @@
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { execFileSync, execSync, spawn, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes, webcrypto } from 'node:crypto';
+import { randomBytes, webcrypto } from 'node:crypto';
 import {
   cpSync,
   existsSync,
@@ -61,6 +61,7 @@ import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'n
 import { fileURLToPath } from 'node:url';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import mqttPacket from 'mqtt-packet';
+import { codeVersion, RESULTS_PATH, writeResultsSection } from './results-file.js';
 import {
   createTestCa,
   issueClientCertificate,
@@ -72,7 +73,6 @@ import {
 // Parameters
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
-const RESULTS_PATH = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
 const SECTION = '## MQTT brokers';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? '4');
@@ -1721,55 +1721,6 @@ function verdicts(results: Results): string[] {
   return out;
 }
 
-/**
- * Replaces this bench's section (up to the next `## ` heading) and keeps everything else, e.g. the
- * store bench's section and the hand-written notes, formatted as `npm run format` would.
- */
-async function writeResults(section: string): Promise<void> {
-  const title = '# Benchmarks\n\n';
-  const existing = existsSync(RESULTS_PATH) ? readFileSync(RESULTS_PATH, 'utf8') : title;
-  const start = existing.indexOf(`${SECTION}\n`);
-  let next: string;
-  if (start < 0) {
-    next = `${existing.trimEnd()}\n\n${section}\n`;
-  } else {
-    const after = existing.indexOf('\n## ', start + SECTION.length);
-    next = existing.slice(0, start) + section + '\n' + (after < 0 ? '' : existing.slice(after));
-  }
-  try {
-    const prettier = await import('prettier');
-    const options = await prettier.resolveConfig(RESULTS_PATH);
-    next = await prettier.format(next, { ...options, filepath: RESULTS_PATH });
-  } catch (error) {
-    progress(`(RESULTS.md left unformatted: ${(error as Error).message})`);
-  }
-  writeFileSync(RESULTS_PATH, next);
-}
-
-/** The commit measured, and a fingerprint of any uncommitted changes under src/. */
-function codeVersion(): string {
-  try {
-    const git = (args: string): string =>
-      execSync(`git ${args}`, {
-        cwd: ROOT,
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'ignore'],
-      }).trim();
-    const head = git('rev-parse --short HEAD');
-    const diff = git('diff HEAD -- src');
-    const untracked = git('ls-files --others --exclude-standard -- src');
-    if (!diff && !untracked) return `git ${head}, src/ as committed`;
-    const fingerprint = createHash('sha256')
-      .update(diff)
-      .update(untracked)
-      .digest('hex')
-      .slice(0, 12);
-    return `git ${head} plus uncommitted changes under src/ (diff sha256 ${fingerprint}…)`;
-  } catch {
-    return 'unknown (not a git checkout)';
-  }
-}
-
 const fmtLoad = (load: number[]): string => load.map((n) => n.toFixed(2)).join(' / ');
 
 // ---------------------------------------------------------------------------------------------
@@ -1942,7 +1893,7 @@ async function main(): Promise<void> {
     ...verdictLines,
     '',
   ].join('\n');
-  await writeResults(section);
+  await writeResultsSection(SECTION, section, progress);
   progress(`wrote ${RESULTS_PATH}`);
 }
 

@@ -15,13 +15,11 @@
  * schemas, same table, same rows) and each measurement alternates between them in rounds, the
  * order flipping each round, so drift (WAL growth, checkpoints, disk noise) hits both alike.
  */
-import { execSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import {
   isSealed,
@@ -37,6 +35,7 @@ import { PostgresEngine } from '../src/store/postgres.js';
 import { SealedStore } from '../src/store/sealed-store.js';
 import { SqliteEngine } from '../src/store/sqlite.js';
 import type { Migration, Row, TableDef } from '../src/store/types.js';
+import { codeVersion, RESULTS_PATH, writeResultsSection } from './results-file.js';
 
 // ---------------------------------------------------------------------------------------------
 // Parameters
@@ -63,7 +62,6 @@ const COUNTS = {
 const WARMUP = { single: 200, batches: 2, gets: 1_000, pages: 2, micro: 5_000 };
 
 const PG_URL = process.env.BENCH_PG_URL ?? 'postgres://127.0.0.1:5432/test';
-const RESULTS_PATH = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
 const SECTION = '## Store: sealed vs. unsealed';
 const TARGET_PERCENT = 10;
 
@@ -597,52 +595,7 @@ function verdicts(rows: ResultRow[]): string[] {
     );
 }
 
-/**
- * Replaces the section (up to the next `## ` heading) and keeps the rest of the file, e.g. notes,
- * formatted as `npm run format` would, so format:check stays clean.
- */
-async function writeResults(section: string): Promise<void> {
-  const title = '# Benchmarks\n\n';
-  const existing = existsSync(RESULTS_PATH) ? readFileSync(RESULTS_PATH, 'utf8') : title;
-  const start = existing.indexOf(`${SECTION}\n`);
-  let next: string;
-  if (start < 0) {
-    next = `${existing.trimEnd()}\n\n${section}\n`;
-  } else {
-    const after = existing.indexOf('\n## ', start + SECTION.length);
-    next = existing.slice(0, start) + section + '\n' + (after < 0 ? '' : existing.slice(after));
-  }
-  try {
-    const prettier = await import('prettier');
-    const options = await prettier.resolveConfig(RESULTS_PATH);
-    next = await prettier.format(next, { ...options, filepath: RESULTS_PATH });
-  } catch (error) {
-    progress(`(RESULTS.md left unformatted: ${(error as Error).message})`);
-  }
-  writeFileSync(RESULTS_PATH, next);
-}
-
 const fmtLoad = (load: number[]): string => load.map((n) => n.toFixed(2)).join(' / ');
-
-/** The commit measured, and a fingerprint of any uncommitted changes under src/ (read at start). */
-function codeVersion(): string {
-  try {
-    const git = (args: string): string =>
-      execSync(`git ${args}`, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    const head = git('rev-parse --short HEAD');
-    const diff = git('diff HEAD -- src');
-    const untracked = git('ls-files --others --exclude-standard -- src');
-    if (!diff && !untracked) return `git ${head}, src/ as committed`;
-    const fingerprint = createHash('sha256')
-      .update(diff)
-      .update(untracked)
-      .digest('hex')
-      .slice(0, 12);
-    return `git ${head} plus uncommitted changes under src/ (diff sha256 ${fingerprint}…)`;
-  } catch {
-    return 'unknown (not a git checkout)';
-  }
-}
 
 function commandLine(): string {
   const script = process.argv[1]
@@ -732,7 +685,7 @@ async function main(): Promise<void> {
       '',
     ].join('\n');
     if (SCALE === 1) {
-      await writeResults(section);
+      await writeResultsSection(SECTION, section, progress);
       progress(`wrote ${RESULTS_PATH}`);
     } else {
       progress(`BENCH_SCALE=${SCALE}: not writing ${RESULTS_PATH}`);

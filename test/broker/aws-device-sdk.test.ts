@@ -5,10 +5,10 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { runSdkDevice, type SdkDeviceScenario } from '../helpers/aws-sdk.js';
 import { createTestCa, issueClientCertificate, writePems } from '../helpers/certificates.js';
-import { startServer, type Cleanup, type RunningServer } from '../helpers/cli.js';
+import { fileCleanup, startServer, type Cleanup, type RunningServer } from '../helpers/cli.js';
 import { connectUrlWithInbox, type Inbox } from '../helpers/mqtt-clients.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -22,11 +22,7 @@ let unique = 0;
 const id = (name: string) => `${name}-${process.pid}-${++unique}`;
 
 // One server for the whole file; its cleanups run once every test is done.
-const cleanups: (() => unknown)[] = [];
-const fileScope: Cleanup = { after: (fn) => cleanups.push(fn) };
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-});
+const fileScope = fileCleanup();
 
 before(async () => {
   const dir = tempDir(fileScope, 'bulwark-aws-sdk-');

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { connect as tcpConnect } from 'node:net';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import mqttPacket from 'mqtt-packet';
-import { startServer, type RunningServer } from '../helpers/cli.js';
+import { fileCleanup, startServer, type RunningServer } from '../helpers/cli.js';
 import { connectClient, connectWithInbox, inbox } from '../helpers/mqtt-clients.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -12,11 +12,7 @@ let unique = 0;
 const id = (name: string) => `${name}-${process.pid}-${++unique}`;
 
 // One server for the whole file; its cleanups run once every test is done.
-const cleanups: (() => unknown)[] = [];
-const fileScope = { after: (fn: () => unknown) => cleanups.push(fn) };
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-});
+const fileScope = fileCleanup();
 
 before(async () => {
   const dataDir = tempDir(fileScope, 'bulwark-broker-');

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import type { IClientOptions } from 'mqtt';
 import mqttPacket from 'mqtt-packet';
 import WebSocket, { type ClientOptions } from 'ws';
@@ -11,7 +11,13 @@ import {
   issueClientCertificate,
   type TestCertificate,
 } from '../helpers/certificates.js';
-import { httpsGet, startServer, type Cleanup, type RunningServer } from '../helpers/cli.js';
+import {
+  httpsGet,
+  fileCleanup,
+  startServer,
+  type Cleanup,
+  type RunningServer,
+} from '../helpers/cli.js';
 import { connectUrlWithInbox, type Inbox } from '../helpers/mqtt-clients.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -23,11 +29,7 @@ let unique = 0;
 const id = (name: string) => `${name}-${process.pid}-${++unique}`;
 
 // One server for the whole file; its cleanups run once every test is done.
-const cleanups: (() => unknown)[] = [];
-const fileScope = { after: (fn: () => unknown) => cleanups.push(fn) };
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-});
+const fileScope = fileCleanup();
 
 before(async () => {
   const dir = tempDir(fileScope, 'bulwark-wss-');

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { get } from 'node:https';
 import { join } from 'node:path';
+import { after } from 'node:test';
 import { readLinesUntil, ROOT } from './child.js';
 
 export const CLI = join(ROOT, 'dist/src/cli/main.js');
@@ -41,9 +42,21 @@ export interface RunningServer {
 }
 
 /** Starts `bulwark serve` (or any command line that ends in it) and waits for its ready line. */
-/** Where to register cleanup: a test's context, or `{ after }` from node:test for a whole file. */
+/** Where to register cleanup: a test's context, or a whole file's (fileCleanup). */
 export interface Cleanup {
   after(fn: () => unknown): void;
+}
+
+/**
+ * Cleanup for things a whole test file shares (one server for all its tests): run, newest first,
+ * once every test of the file is done. Registered at the file's top level, not inside a hook.
+ */
+export function fileCleanup(): Cleanup {
+  const cleanups: (() => unknown)[] = [];
+  after(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  });
+  return { after: (fn) => void cleanups.push(fn) };
 }
 
 export async function startServer(
