@@ -439,6 +439,29 @@ async function stopChild(child: ChildProcess, graceMs = 15_000): Promise<void> {
   clearTimeout(timer);
 }
 
+/** Starts a native broker (Mosquitto, nats-server) from a config file and waits for its port. */
+async function startConfiguredBroker(
+  name: BrokerName,
+  binary: string,
+  conf: string,
+  port: number,
+  pki: Pki,
+): Promise<RunningBroker> {
+  const child = spawnBroker(binary, ['-c', conf], brokerEnv());
+  const stderr = tailOf(child);
+  await waitForTcp(port, child).catch((error: Error) => {
+    throw new Error(`${error.message}; stderr: ${stderr()}`);
+  });
+  return {
+    name,
+    pid: child.pid!,
+    port,
+    serverCa: pki.ca.certificatePem,
+    stop: () => stopChild(child),
+    stderrTail: stderr,
+  };
+}
+
 /** Reads stdout lines until one parses as JSON with a `ready` member. */
 function readReady<T>(child: ChildProcess, stderr: () => string, timeoutMs = 60_000): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -596,19 +619,7 @@ function mosquittoSpec(dir: string, pki: Pki): BrokerSpec {
           '',
         ].join('\n'),
       );
-      const child = spawnBroker('/usr/sbin/mosquitto', ['-c', conf], brokerEnv());
-      const stderr = tailOf(child);
-      await waitForTcp(port, child).catch((error: Error) => {
-        throw new Error(`${error.message}; stderr: ${stderr()}`);
-      });
-      return {
-        name: 'mosquitto',
-        pid: child.pid!,
-        port,
-        serverCa: pki.ca.certificatePem,
-        stop: () => stopChild(child),
-        stderrTail: stderr,
-      };
+      return startConfiguredBroker('mosquitto', '/usr/sbin/mosquitto', conf, port, pki);
     },
   };
 }
@@ -674,19 +685,7 @@ function natsSpec(dir: string, pki: Pki): BrokerSpec {
           '',
         ].join('\n'),
       );
-      const child = spawnBroker('/usr/sbin/nats-server', ['-c', conf], brokerEnv());
-      const stderr = tailOf(child);
-      await waitForTcp(port, child).catch((error: Error) => {
-        throw new Error(`${error.message}; stderr: ${stderr()}`);
-      });
-      return {
-        name: 'nats',
-        pid: child.pid!,
-        port,
-        serverCa: pki.ca.certificatePem,
-        stop: () => stopChild(child),
-        stderrTail: stderr,
-      };
+      return startConfiguredBroker('nats', '/usr/sbin/nats-server', conf, port, pki);
     },
   };
 }

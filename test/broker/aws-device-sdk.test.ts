@@ -8,7 +8,13 @@ import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { runSdkDevice, type SdkDeviceScenario } from '../helpers/aws-sdk.js';
 import { createTestCa, issueClientCertificate, writePems } from '../helpers/certificates.js';
-import { fileCleanup, startServer, type Cleanup, type RunningServer } from '../helpers/cli.js';
+import {
+  type Cleanup,
+  EPHEMERAL_PORTS,
+  fileCleanup,
+  type RunningServer,
+  startServer,
+} from '../helpers/cli.js';
 import { connectUrlWithInbox, type Inbox } from '../helpers/mqtt-clients.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -32,11 +38,9 @@ before(async () => {
   sensor = writePems(dir, 'sensor', await issueClientCertificate(deviceCa, 'sensor-1'));
   stranger = writePems(dir, 'stranger', await issueClientCertificate(otherCa, 'intruder'));
   const dataDir = join(dir, 'data');
-  server = await startServer(
-    fileScope,
-    ['--data-dir', dataDir, '--api-port', '0', '--mqtt-port', '0'],
-    { env: { BULWARK_MQTT_DEVICE_CA_FILE: join(dir, 'device-ca.pem') } },
-  );
+  server = await startServer(fileScope, ['--data-dir', dataDir, ...EPHEMERAL_PORTS], {
+    env: { BULWARK_MQTT_DEVICE_CA_FILE: join(dir, 'device-ca.pem') },
+  });
   serverCaPath = join(dataDir, 'pki', 'server-ca.pem');
 });
 

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
 import { test } from 'node:test';
 import mqttPacket, { type Packet } from 'mqtt-packet';
-import { startServer, stopServer } from '../helpers/cli.js';
+import { EPHEMERAL_PORTS_WITH_DEV, startServer, stopServer } from '../helpers/cli.js';
 import { connectClient } from '../helpers/mqtt-clients.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -108,11 +108,9 @@ function sendAndClose(port: number, bytes: Buffer): Promise<void> {
 
 test('fuzz: 100,000 random and mutated packets cause no crash, no hang and no unbounded growth', async (t) => {
   // A small heap turns a leak into a crash instead of slow growth V8 would only collect later.
-  const server = await startServer(
-    t,
-    ['--data-dir', tempDir(t), '--api-port', '0', '--mqtt-port', '0', '--dev-port', '0'],
-    { env: { NODE_OPTIONS: '--max-old-space-size=96' } },
-  );
+  const server = await startServer(t, ['--data-dir', tempDir(t), ...EPHEMERAL_PORTS_WITH_DEV], {
+    env: { NODE_OPTIONS: '--max-old-space-size=96' },
+  });
   const port = server.ready.dev as number;
   const pid = server.child.pid as number;
   const next = random(20261128);

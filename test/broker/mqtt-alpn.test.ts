@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createTestCa, issueClientCertificate } from '../helpers/certificates.js';
-import { httpsGet, startServer } from '../helpers/cli.js';
+import { EPHEMERAL_PORTS, httpsGet, startServer } from '../helpers/cli.js';
 import { connectUrlWithInbox } from '../helpers/mqtt-clients.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -12,16 +12,12 @@ test('with mqtt.alpnOnApiPort, MQTT over ALPN x-amzn-mqtt-ca shares the HTTPS po
   const deviceCa = await createTestCa('Fleet CA');
   writeFileSync(join(dir, 'device-ca.pem'), deviceCa.certificatePem);
   const device = await issueClientCertificate(deviceCa, 'sensor-alpn');
-  const server = await startServer(
-    t,
-    ['--data-dir', join(dir, 'data'), '--api-port', '0', '--mqtt-port', '0'],
-    {
-      env: {
-        BULWARK_MQTT_DEVICE_CA_FILE: join(dir, 'device-ca.pem'),
-        BULWARK_MQTT_ALPN_ON_API_PORT: 'true',
-      },
+  const server = await startServer(t, ['--data-dir', join(dir, 'data'), ...EPHEMERAL_PORTS], {
+    env: {
+      BULWARK_MQTT_DEVICE_CA_FILE: join(dir, 'device-ca.pem'),
+      BULWARK_MQTT_ALPN_ON_API_PORT: 'true',
     },
-  );
+  });
   const ca = readFileSync(join(dir, 'data', 'pki', 'server-ca.pem'), 'utf8');
   const tls = {
     ca,

@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { connect as tcpConnect } from 'node:net';
 import { before, test } from 'node:test';
 import mqttPacket from 'mqtt-packet';
-import { fileCleanup, startServer, type RunningServer } from '../helpers/cli.js';
+import {
+  EPHEMERAL_PORTS_WITH_DEV,
+  fileCleanup,
+  type RunningServer,
+  startServer,
+} from '../helpers/cli.js';
 import { connectClient, connectWithInbox, inbox } from '../helpers/mqtt-clients.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -16,16 +21,7 @@ const fileScope = fileCleanup();
 
 before(async () => {
   const dataDir = tempDir(fileScope, 'bulwark-broker-');
-  server = await startServer(fileScope, [
-    '--data-dir',
-    dataDir,
-    '--api-port',
-    '0',
-    '--mqtt-port',
-    '0',
-    '--dev-port',
-    '0',
-  ]);
+  server = await startServer(fileScope, ['--data-dir', dataDir, ...EPHEMERAL_PORTS_WITH_DEV]);
   port = server.ready.dev as number;
 });
 

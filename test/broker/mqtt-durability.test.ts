@@ -3,13 +3,13 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Store } from 'mqtt';
-import { startServer, stopServer } from '../helpers/cli.js';
+import { EPHEMERAL_PORTS_WITH_DEV, startServer, stopServer } from '../helpers/cli.js';
 import { connectClient, connectWithInbox } from '../helpers/mqtt-clients.js';
 import { tempDir } from '../helpers/temp.js';
 
 test('an acknowledged retained message survives kill -9 and is stored sealed', async (t) => {
   const dataDir = join(tempDir(t), 'data');
-  const args = ['--data-dir', dataDir, '--api-port', '0', '--mqtt-port', '0', '--dev-port', '0'];
+  const args = ['--data-dir', dataDir, ...EPHEMERAL_PORTS_WITH_DEV];
   const first = await startServer(t, args);
   const marker = `RETAINED-${process.pid}-${Date.now()}`;
   const publisher = await connectClient(t, first.ready.dev as number, {
@@ -47,16 +47,7 @@ test('an acknowledged retained message survives kill -9 and is stored sealed', a
 test('retained messages are capped: a new retained topic past the quota is refused with 0x97, replacing one still works', async (t) => {
   const server = await startServer(
     t,
-    [
-      '--data-dir',
-      join(tempDir(t), 'data'),
-      '--api-port',
-      '0',
-      '--mqtt-port',
-      '0',
-      '--dev-port',
-      '0',
-    ],
+    ['--data-dir', join(tempDir(t), 'data'), ...EPHEMERAL_PORTS_WITH_DEV],
     {
       env: { BULWARK_MQTT_LIMITS_MAX_RETAINED_MESSAGES: '3' },
     },
@@ -79,7 +70,7 @@ test('retained messages are capped: a new retained topic past the quota is refus
 
 test('kill -9 under QoS 1 and QoS 2 load: every acknowledged message reaches every persistent session after restart, QoS 2 exactly once', async (t) => {
   const dataDir = join(tempDir(t), 'data');
-  const args = ['--data-dir', dataDir, '--api-port', '0', '--mqtt-port', '0', '--dev-port', '0'];
+  const args = ['--data-dir', dataDir, ...EPHEMERAL_PORTS_WITH_DEV];
   const first = await startServer(t, args);
   const port = first.ready.dev as number;
   const session = {
@@ -171,16 +162,7 @@ test('kill -9 under QoS 1 and QoS 2 load: every acknowledged message reaches eve
 test('a connection over its publish rate is throttled, not cut off: every message still arrives', async (t) => {
   const server = await startServer(
     t,
-    [
-      '--data-dir',
-      join(tempDir(t), 'data'),
-      '--api-port',
-      '0',
-      '--mqtt-port',
-      '0',
-      '--dev-port',
-      '0',
-    ],
+    ['--data-dir', join(tempDir(t), 'data'), ...EPHEMERAL_PORTS_WITH_DEV],
     {
       env: { BULWARK_MQTT_LIMITS_MAX_PUBLISHES_PER_SECOND: '50' },
     },

@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createTestCa, issueClientCertificate, writePems } from '../helpers/certificates.js';
-import { startServer } from '../helpers/cli.js';
+import { EPHEMERAL_PORTS, startServer } from '../helpers/cli.js';
 import { needCommand } from '../helpers/services.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -17,11 +17,9 @@ test('MQTT over mutual TLS: mosquitto clients with a device certificate publish 
   const sensor = writePems(dir, 'sensor', await issueClientCertificate(deviceCa, 'sensor-1'));
   const stranger = writePems(dir, 'stranger', await issueClientCertificate(otherCa, 'intruder'));
   const dataDir = join(dir, 'data');
-  const server = await startServer(
-    t,
-    ['--data-dir', dataDir, '--api-port', '0', '--mqtt-port', '0'],
-    { env: { BULWARK_MQTT_DEVICE_CA_FILE: join(dir, 'device-ca.pem') } },
-  );
+  const server = await startServer(t, ['--data-dir', dataDir, ...EPHEMERAL_PORTS], {
+    env: { BULWARK_MQTT_DEVICE_CA_FILE: join(dir, 'device-ca.pem') },
+  });
   const serverCa = join(dataDir, 'pki', 'server-ca.pem');
   const common = ['-h', 'localhost', '-p', String(server.ready.mqtt), '--cafile', serverCa];
 

@@ -12,11 +12,12 @@ import {
   type TestCertificate,
 } from '../helpers/certificates.js';
 import {
-  httpsGet,
-  fileCleanup,
-  startServer,
   type Cleanup,
+  EPHEMERAL_PORTS,
+  fileCleanup,
+  httpsGet,
   type RunningServer,
+  startServer,
 } from '../helpers/cli.js';
 import { connectUrlWithInbox, type Inbox } from '../helpers/mqtt-clients.js';
 import { tempDir } from '../helpers/temp.js';
@@ -39,11 +40,9 @@ before(async () => {
   sensor = await issueClientCertificate(deviceCa, 'sensor-1');
   stranger = await issueClientCertificate(otherCa, 'intruder');
   const dataDir = join(dir, 'data');
-  server = await startServer(
-    fileScope,
-    ['--data-dir', dataDir, '--api-port', '0', '--mqtt-port', '0'],
-    { env: { BULWARK_MQTT_DEVICE_CA_FILE: join(dir, 'device-ca.pem') } },
-  );
+  server = await startServer(fileScope, ['--data-dir', dataDir, ...EPHEMERAL_PORTS], {
+    env: { BULWARK_MQTT_DEVICE_CA_FILE: join(dir, 'device-ca.pem') },
+  });
   serverCa = readFileSync(join(dataDir, 'pki', 'server-ca.pem'), 'utf8');
 });
 
@@ -238,7 +237,7 @@ test('ordinary HTTPS requests need no client certificate', async () => {
 
 test('without mqtt.deviceCaFile no client is asked for a certificate and every upgrade gets 401', async (t) => {
   const dataDir = join(tempDir(t, 'bulwark-wss-noca-'), 'data');
-  const bare = await startServer(t, ['--data-dir', dataDir, '--api-port', '0', '--mqtt-port', '0']);
+  const bare = await startServer(t, ['--data-dir', dataDir, ...EPHEMERAL_PORTS]);
   const ca = readFileSync(join(dataDir, 'pki', 'server-ca.pem'), 'utf8');
   const status = await new Promise<number>((resolve, reject) => {
     const ws = new WebSocket(`wss://127.0.0.1:${bare.ready.api}/mqtt`, ['mqtt'], {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { httpsGet, runCli, startServer, stopServer } from '../helpers/cli.js';
+import { EPHEMERAL_PORTS, httpsGet, runCli, startServer, stopServer } from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp.js';
 
 const COMMANDS = [
@@ -49,14 +49,7 @@ test('init is idempotent', (t) => {
 
 test('kms commands manage customer keys while serve runs on the same data dir', async (t) => {
   const dataDir = join(tempDir(t), 'data');
-  const server = await startServer(t, [
-    '--data-dir',
-    dataDir,
-    '--api-port',
-    '0',
-    '--mqtt-port',
-    '0',
-  ]);
+  const server = await startServer(t, ['--data-dir', dataDir, ...EPHEMERAL_PORTS]);
   const kms = (...args: string[]) => {
     const result = runCli(['kms', ...args, '--data-dir', dataDir]);
     return { ...result, json: result.status === 0 ? JSON.parse(result.stdout) : undefined };
@@ -113,14 +106,7 @@ test('kms rewrap moves stored values to the newest key version, showing progress
   assert.match(rewrap.stderr, /rewrap: 4 of 4 values \(pki_server_identity\)/);
   const again = runCli(['kms', 'rewrap', '--data-dir', dataDir]);
   assert.deepEqual(JSON.parse(again.stdout), { rewrapped: 0, replacedMeanwhile: 0, remaining: 0 });
-  const server = await startServer(t, [
-    '--data-dir',
-    dataDir,
-    '--api-port',
-    '0',
-    '--mqtt-port',
-    '0',
-  ]);
+  const server = await startServer(t, ['--data-dir', dataDir, ...EPHEMERAL_PORTS]);
   const ca = readFileSync(join(dataDir, 'pki', 'server-ca.pem'), 'utf8');
   assert.equal((await httpsGet(server.ready.api, '/health', ca)).status, 200);
   await stopServer(server);

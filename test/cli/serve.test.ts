@@ -2,19 +2,19 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { httpsGet, runCli, snapshot, startServer, stopServer } from '../helpers/cli.js';
+import {
+  EPHEMERAL_PORTS,
+  httpsGet,
+  runCli,
+  snapshot,
+  startServer,
+  stopServer,
+} from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp.js';
 
 test('serve prints the ready line, answers /health over TLS 1.2+ with the server CA, and stops cleanly on SIGTERM', async (t) => {
   const dataDir = join(tempDir(t), 'data');
-  const server = await startServer(t, [
-    '--data-dir',
-    dataDir,
-    '--api-port',
-    '0',
-    '--mqtt-port',
-    '0',
-  ]);
+  const server = await startServer(t, ['--data-dir', dataDir, ...EPHEMERAL_PORTS]);
   assert.ok(server.ready.api > 0);
   const ca = readFileSync(join(dataDir, 'pki', 'server-ca.pem'), 'utf8');
   assert.match(ca, /^-----BEGIN CERTIFICATE-----/);
@@ -38,25 +38,11 @@ test('serve prints the ready line, answers /health over TLS 1.2+ with the server
 
 test('a second start reuses the data dir: same root key, same server CA, data still readable', async (t) => {
   const dataDir = join(tempDir(t), 'data');
-  const first = await startServer(t, [
-    '--data-dir',
-    dataDir,
-    '--api-port',
-    '0',
-    '--mqtt-port',
-    '0',
-  ]);
+  const first = await startServer(t, ['--data-dir', dataDir, ...EPHEMERAL_PORTS]);
   await stopServer(first);
   const rootKey = readFileSync(join(dataDir, 'keys', 'root.key'));
   const ca = readFileSync(join(dataDir, 'pki', 'server-ca.pem'), 'utf8');
-  const second = await startServer(t, [
-    '--data-dir',
-    dataDir,
-    '--api-port',
-    '0',
-    '--mqtt-port',
-    '0',
-  ]);
+  const second = await startServer(t, ['--data-dir', dataDir, ...EPHEMERAL_PORTS]);
   assert.ok(readFileSync(join(dataDir, 'keys', 'root.key')).equals(rootKey));
   assert.equal(readFileSync(join(dataDir, 'pki', 'server-ca.pem'), 'utf8'), ca);
   assert.equal(
@@ -70,20 +56,16 @@ test('a second start reuses the data dir: same root key, same server CA, data st
 test('npm start brings Bulwark up on a new data dir, and a second npm start reuses it', async (t) => {
   const dataDir = join(tempDir(t), 'data');
   const npmStart = ['npm', 'start', '--silent', '--'];
-  const first = await startServer(
-    t,
-    ['--data-dir', dataDir, '--api-port', '0', '--mqtt-port', '0'],
-    { command: npmStart },
-  );
+  const first = await startServer(t, ['--data-dir', dataDir, ...EPHEMERAL_PORTS], {
+    command: npmStart,
+  });
   const ca = readFileSync(join(dataDir, 'pki', 'server-ca.pem'), 'utf8');
   assert.equal((await httpsGet(first.ready.api, '/health', ca)).status, 200);
   await stopServer(first);
   const rootKey = readFileSync(join(dataDir, 'keys', 'root.key'));
-  const second = await startServer(
-    t,
-    ['--data-dir', dataDir, '--api-port', '0', '--mqtt-port', '0'],
-    { command: npmStart },
-  );
+  const second = await startServer(t, ['--data-dir', dataDir, ...EPHEMERAL_PORTS], {
+    command: npmStart,
+  });
   assert.equal((await httpsGet(second.ready.api, '/health', ca)).status, 200);
   assert.ok(readFileSync(join(dataDir, 'keys', 'root.key')).equals(rootKey));
   await stopServer(second);
@@ -91,7 +73,7 @@ test('npm start brings Bulwark up on a new data dir, and a second npm start reus
 
 test('without --data-dir, serve keeps its data in ./data of the working directory', async (t) => {
   const cwd = tempDir(t);
-  const server = await startServer(t, ['--api-port', '0', '--mqtt-port', '0'], { cwd });
+  const server = await startServer(t, [...EPHEMERAL_PORTS], { cwd });
   assert.ok(existsSync(join(cwd, 'data', 'keys', 'root.key')));
   assert.ok(existsSync(join(cwd, 'data', 'db', 'bulwark.db')));
   await stopServer(server);
@@ -125,11 +107,7 @@ test('a passphrase-derived root key: the right passphrase starts, a wrong or mis
   assert.equal(missing.status, 2);
   assert.match(missing.stderr, /set BULWARK_ROOT_PASSPHRASE/);
   assert.deepEqual(snapshot(dataDir), before);
-  const server = await startServer(
-    t,
-    ['--data-dir', dataDir, '--api-port', '0', '--mqtt-port', '0'],
-    { env },
-  );
+  const server = await startServer(t, ['--data-dir', dataDir, ...EPHEMERAL_PORTS], { env });
   assert.equal(await stopServer(server), 0, server.stderr());
 });
 

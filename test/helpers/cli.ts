@@ -42,6 +42,11 @@ export interface RunningServer {
 }
 
 /** Starts `bulwark serve` (or any command line that ends in it) and waits for its ready line. */
+/** `serve` flags for a test: every listener on a free port. */
+export const EPHEMERAL_PORTS = ['--api-port', '0', '--mqtt-port', '0'];
+/** The same, plus the loopback dev listener. */
+export const EPHEMERAL_PORTS_WITH_DEV = [...EPHEMERAL_PORTS, '--dev-port', '0'];
+
 /** Where to register cleanup: a test's context, or a whole file's (fileCleanup). */
 export interface Cleanup {
   after(fn: () => unknown): void;

@@ -6,7 +6,7 @@ import {
   DEFAULT_TLS_POLICY,
   type TlsPolicyName,
 } from '../../src/tls/policies.js';
-import { runCli, startServer } from '../helpers/cli.js';
+import { EPHEMERAL_PORTS, runCli, startServer } from '../helpers/cli.js';
 import { needCommand } from '../helpers/services.js';
 import { tempDir } from '../helpers/temp.js';
 import { assertScanMatchesPolicy, sslscan, type SslscanReport } from './sslscan.js';
@@ -14,11 +14,7 @@ import { assertScanMatchesPolicy, sslscan, type SslscanReport } from './sslscan.
 /** Scans the HTTPS API of a real `bulwark serve` started with the given environment. */
 async function scanApi(t: TestContext, env: Record<string, string>): Promise<SslscanReport> {
   const dataDir = join(tempDir(t), 'data');
-  const server = await startServer(
-    t,
-    ['--data-dir', dataDir, '--api-port', '0', '--mqtt-port', '0'],
-    { env },
-  );
+  const server = await startServer(t, ['--data-dir', dataDir, ...EPHEMERAL_PORTS], { env });
   return await sslscan(server.ready.api);
 }
 
@@ -53,7 +49,7 @@ test('tls.apiPolicy overrides tls.policy, and an AWS IoT policy name is served b
 
 test('an unknown policy name stops serve with exit 2 and lists the names allowed', (t) => {
   const dataDir = join(tempDir(t), 'data');
-  const result = runCli(['serve', '--data-dir', dataDir, '--api-port', '0', '--mqtt-port', '0'], {
+  const result = runCli(['serve', '--data-dir', dataDir, ...EPHEMERAL_PORTS], {
     env: { BULWARK_TLS_POLICY: 'TLSv1.0' },
   });
   assert.equal(result.status, 2);
@@ -67,13 +63,9 @@ test('an unknown policy name stops serve with exit 2 and lists the names allowed
 test('the MQTT/TLS listener serves its own policy (tls.mqttPolicy) and sslscan finds exactly it', async (t) => {
   if (!needCommand(t, 'sslscan', 'apt-get install sslscan')) return;
   const dataDir = join(tempDir(t), 'data');
-  const server = await startServer(
-    t,
-    ['--data-dir', dataDir, '--api-port', '0', '--mqtt-port', '0'],
-    {
-      env: { BULWARK_TLS_MQTT_POLICY: 'Bulwark-TLS13-2026' },
-    },
-  );
+  const server = await startServer(t, ['--data-dir', dataDir, ...EPHEMERAL_PORTS], {
+    env: { BULWARK_TLS_MQTT_POLICY: 'Bulwark-TLS13-2026' },
+  });
   assertScanMatchesPolicy(await sslscan(server.ready.mqtt), 'Bulwark-TLS13-2026', 'ECDSA', 'P-256');
   assertScanMatchesPolicy(await sslscan(server.ready.api), DEFAULT_TLS_POLICY, 'ECDSA', 'P-256');
 });

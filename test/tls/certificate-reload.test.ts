@@ -10,7 +10,7 @@ import {
   issueServerCertificate,
   type TestCertificate,
 } from '../helpers/certificates.js';
-import { runCli, startServer, stopServer } from '../helpers/cli.js';
+import { EPHEMERAL_PORTS, runCli, startServer, stopServer } from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp.js';
 
 /** The serial number of the certificate a new TLS handshake on `port` is served. */
@@ -57,17 +57,13 @@ test('an operator certificate is served on both listeners and reloaded without a
   writeFileSync(certificateFile, first.certificatePem);
   writeFileSync(privateKeyFile, first.privateKeyPem, { mode: 0o600 });
   writeFileSync(join(dir, 'device-ca.pem'), deviceCa.certificatePem);
-  const server = await startServer(
-    t,
-    ['--data-dir', join(dir, 'data'), '--api-port', '0', '--mqtt-port', '0'],
-    {
-      env: {
-        BULWARK_TLS_CERTIFICATE_FILE: certificateFile,
-        BULWARK_TLS_PRIVATE_KEY_FILE: privateKeyFile,
-        BULWARK_MQTT_DEVICE_CA_FILE: join(dir, 'device-ca.pem'),
-      },
+  const server = await startServer(t, ['--data-dir', join(dir, 'data'), ...EPHEMERAL_PORTS], {
+    env: {
+      BULWARK_TLS_CERTIFICATE_FILE: certificateFile,
+      BULWARK_TLS_PRIVATE_KEY_FILE: privateKeyFile,
+      BULWARK_MQTT_DEVICE_CA_FILE: join(dir, 'device-ca.pem'),
     },
-  );
+  });
   const serialOf = (pem: string) => new X509Certificate(pem).serialNumber;
   assert.equal(
     await servedSerial(server.ready.mqtt, serverCa.certificatePem, device),
@@ -109,21 +105,17 @@ test('a certificate file without its key, or a pair that does not match, stops s
   const b = await issueServerCertificate(ca, 'b');
   writeFileSync(join(dir, 'a.crt'), a.certificatePem);
   writeFileSync(join(dir, 'b.key'), b.privateKeyPem);
-  const alone = runCli(
-    ['serve', '--data-dir', join(dir, 'data'), '--api-port', '0', '--mqtt-port', '0'],
-    { env: { BULWARK_TLS_CERTIFICATE_FILE: join(dir, 'a.crt') } },
-  );
+  const alone = runCli(['serve', '--data-dir', join(dir, 'data'), ...EPHEMERAL_PORTS], {
+    env: { BULWARK_TLS_CERTIFICATE_FILE: join(dir, 'a.crt') },
+  });
   assert.equal(alone.status, 2);
   assert.match(alone.stderr, /tls\.certificateFile and tls\.privateKeyFile go together/);
-  const mismatched = runCli(
-    ['serve', '--data-dir', join(dir, 'data'), '--api-port', '0', '--mqtt-port', '0'],
-    {
-      env: {
-        BULWARK_TLS_CERTIFICATE_FILE: join(dir, 'a.crt'),
-        BULWARK_TLS_PRIVATE_KEY_FILE: join(dir, 'b.key'),
-      },
+  const mismatched = runCli(['serve', '--data-dir', join(dir, 'data'), ...EPHEMERAL_PORTS], {
+    env: {
+      BULWARK_TLS_CERTIFICATE_FILE: join(dir, 'a.crt'),
+      BULWARK_TLS_PRIVATE_KEY_FILE: join(dir, 'b.key'),
     },
-  );
+  });
   assert.equal(mismatched.status, 2);
   assert.match(mismatched.stderr, /key values mismatch/);
 });

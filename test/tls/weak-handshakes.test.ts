@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { connect, type ConnectionOptions, type TLSSocket } from 'node:tls';
-import { startServer } from '../helpers/cli.js';
+import { EPHEMERAL_PORTS, startServer } from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp.js';
 
 /** Resolves once the handshake is done; the caller ends the socket. */
@@ -45,14 +45,7 @@ test(
   { timeout: 60_000 },
   async (t) => {
     const dataDir = join(tempDir(t), 'data');
-    const server = await startServer(t, [
-      '--data-dir',
-      dataDir,
-      '--api-port',
-      '0',
-      '--mqtt-port',
-      '0',
-    ]);
+    const server = await startServer(t, ['--data-dir', dataDir, ...EPHEMERAL_PORTS]);
     const port = server.ready.api;
     const ca = readFileSync(join(dataDir, 'pki', 'server-ca.pem'), 'utf8');
 
