@@ -28,6 +28,17 @@ export interface BrokerOptions {
   logger: Logger;
 }
 
+/** One subscription's delivery of a message: QoS downgraded to the subscription's [MQTT-3.8.4-6]. */
+function deliveryFor(message: Message, options: SubscriptionOptions, retain: boolean): Delivery {
+  return {
+    message,
+    qos: Math.min(message.qos, options.qos) as QoS,
+    retain,
+    subscriptionIdentifiers:
+      options.subscriptionIdentifier !== undefined ? [options.subscriptionIdentifier] : [],
+  };
+}
+
 /** A slow consumer's unsent bytes beyond which QoS 0 messages to it are dropped (and counted). */
 const QOS0_BACKLOG_BYTES = 1024 * 1024;
 const SWEEP_MS = 1000;
@@ -294,13 +305,7 @@ export class Broker {
       // [MQTT-3.3.1-12] [MQTT-3.3.1-13] Retain As Published, else RETAIN is cleared on forwarding.
       const retain = options.retainAsPublished && message.retain;
       if (!delivery) {
-        perSession.set(session, {
-          message,
-          qos,
-          retain,
-          subscriptionIdentifiers:
-            options.subscriptionIdentifier !== undefined ? [options.subscriptionIdentifier] : [],
-        });
+        perSession.set(session, deliveryFor(message, options, retain));
       } else {
         delivery.qos = Math.max(delivery.qos, qos) as QoS;
         delivery.retain ||= retain;
@@ -315,27 +320,19 @@ export class Broker {
         group.pick((candidate) => candidate.value.session.connection !== undefined) ?? group.pick();
       if (!member) continue;
       const { session, options } = member.value;
-      deliveries.push([
-        session,
-        {
-          message,
-          qos: Math.min(message.qos, options.qos) as QoS,
-          retain: false,
-          subscriptionIdentifiers:
-            options.subscriptionIdentifier !== undefined ? [options.subscriptionIdentifier] : [],
-        },
-      ]);
+      deliveries.push([session, deliveryFor(message, options, false)]);
     }
     deliveries.push(...perSession);
-    return deliveries.filter(
-      ([session, delivery]) =>
-        !session.principal ||
-        this.access.authorize(
-          session.principal,
-          'receive',
-          delivery.message.topic,
-          session.clientId,
-        ),
+    return deliveries.filter(([session, delivery]) =>
+      this.mayReceive(session, delivery.message.topic),
+    );
+  }
+
+  /** The policy check on every delivery (iot:Receive); a restored session without a principal yet is let through. */
+  private mayReceive(session: Session, topic: string): boolean {
+    return (
+      !session.principal ||
+      this.access.authorize(session.principal, 'receive', topic, session.clientId)
     );
   }
 
@@ -348,21 +345,8 @@ export class Broker {
     const deliveries: [Session, Delivery][] = [];
     for (const message of this.retained.all()) {
       if (!matchesFilter(filter, message.topic)) continue;
-      if (
-        session.principal &&
-        !this.access.authorize(session.principal, 'receive', message.topic, session.clientId)
-      )
-        continue;
-      deliveries.push([
-        session,
-        {
-          message,
-          qos: Math.min(message.qos, options.qos) as QoS,
-          retain: true,
-          subscriptionIdentifiers:
-            options.subscriptionIdentifier !== undefined ? [options.subscriptionIdentifier] : [],
-        },
-      ]);
+      if (!this.mayReceive(session, message.topic)) continue;
+      deliveries.push([session, deliveryFor(message, options, true)]);
     }
     await this.dispatch(deliveries);
   }

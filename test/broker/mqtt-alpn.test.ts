@@ -6,6 +6,7 @@ import { createTestCa, issueClientCertificate } from '../helpers/certificates.js
 import { EPHEMERAL_PORTS, httpsGet, startServer } from '../helpers/cli.js';
 import { connectUrlWithInbox } from '../helpers/mqtt-clients.js';
 import { tempDir } from '../helpers/temp.js';
+import { eventually } from '../helpers/wait.js';
 
 test('with mqtt.alpnOnApiPort, MQTT over ALPN x-amzn-mqtt-ca shares the HTTPS port; HTTPS still answers; a client without a device certificate is refused', async (t) => {
   const dir = tempDir(t);
@@ -51,11 +52,9 @@ test('with mqtt.alpnOnApiPort, MQTT over ALPN x-amzn-mqtt-ca shares the HTTPS po
       connectTimeout: 2000,
     }),
   );
-  for (
-    let waited = 0;
-    !/MQTT over ALPN refused/.test(server.stderr()) && waited < 3000;
-    waited += 100
-  )
-    await new Promise((resolve) => setTimeout(resolve, 100));
+  await eventually(
+    () => /MQTT over ALPN refused/.test(server.stderr()),
+    'the refused ALPN client is logged',
+  );
   assert.match(server.stderr(), /MQTT over ALPN refused/);
 });

@@ -10,6 +10,7 @@ import {
 } from '../helpers/cli.js';
 import { connectClient, connectWithInbox, inbox } from '../helpers/mqtt-clients.js';
 import { tempDir } from '../helpers/temp.js';
+import { eventually } from '../helpers/wait.js';
 
 let server: RunningServer;
 let port: number;
@@ -427,12 +428,10 @@ test('MQTT 5 topic aliases to the client: set on first use, then the alias alone
     parsePackets(received).filter(
       (packet): packet is mqttPacket.IPublishPacket => packet.cmd === 'publish',
     );
-  for (
-    let waited = 0;
-    !parsePackets(received).some((packet) => packet.cmd === 'suback') && waited < 2000;
-    waited += 20
-  )
-    await new Promise((resolve) => setTimeout(resolve, 20));
+  await eventually(
+    () => parsePackets(received).some((packet) => packet.cmd === 'suback'),
+    'SUBACK',
+  );
   const pub = await connectClient(t, port, { protocolVersion: 5, clientId: id('aliastx') });
   for (const [topic, payload] of [
     ['aliasrx/first', 'a'],
@@ -440,8 +439,7 @@ test('MQTT 5 topic aliases to the client: set on first use, then the alias alone
     ['aliasrx/second', 'c'],
   ])
     await pub.publishAsync(topic as string, payload as string, { qos: 1 });
-  for (let waited = 0; publishes().length < 3 && waited < 2000; waited += 20)
-    await new Promise((resolve) => setTimeout(resolve, 20));
+  await eventually(() => publishes().length >= 3, 'three PUBLISHes');
   assert.deepEqual(
     publishes().map((packet) => [
       packet.topic,

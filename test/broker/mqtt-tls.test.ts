@@ -7,6 +7,7 @@ import { createTestCa, issueClientCertificate, writePems } from '../helpers/cert
 import { EPHEMERAL_PORTS, startServer } from '../helpers/cli.js';
 import { needCommand } from '../helpers/services.js';
 import { tempDir } from '../helpers/temp.js';
+import { eventually } from '../helpers/wait.js';
 
 test('MQTT over mutual TLS: mosquitto clients with a device certificate publish and subscribe; others are refused at the handshake', async (t) => {
   if (!needCommand(t, 'mosquitto_pub', 'apt-get install mosquitto-clients')) return;
@@ -104,11 +105,9 @@ test('MQTT over mutual TLS: mosquitto clients with a device certificate publish 
   );
   assert.notEqual(anonymous.status, 0, 'a client without a certificate is refused');
   // The refusal is logged once the server has seen the handshake fail, which may be after the client gave up.
-  for (
-    let waited = 0;
-    !/TLS handshake refused/.test(server.stderr()) && waited < 3000;
-    waited += 100
-  )
-    await new Promise((resolve) => setTimeout(resolve, 100));
+  await eventually(
+    () => /TLS handshake refused/.test(server.stderr()),
+    'the refused handshake is logged',
+  );
   assert.match(server.stderr(), /TLS handshake refused/);
 });

@@ -12,6 +12,7 @@ import {
 } from '../helpers/certificates.js';
 import { EPHEMERAL_PORTS, runCli, startServer, stopServer } from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp.js';
+import { eventually } from '../helpers/wait.js';
 
 /** The serial number of the certificate a new TLS handshake on `port` is served. */
 function servedSerial(port: number, ca: string, client?: TestCertificate): Promise<string> {
@@ -32,17 +33,6 @@ function servedSerial(port: number, ca: string, client?: TestCertificate): Promi
     );
     socket.on('error', reject);
   });
-}
-
-async function eventually(check: () => Promise<boolean>, timeoutMs = 8000): Promise<void> {
-  for (
-    const started = Date.now();
-    Date.now() - started < timeoutMs;
-    await new Promise((resolve) => setTimeout(resolve, 200))
-  ) {
-    if (await check()) return;
-  }
-  assert.fail(`not within ${timeoutMs} ms`);
 }
 
 test('an operator certificate is served on both listeners and reloaded without a restart when its files change', async (t) => {
@@ -76,8 +66,10 @@ test('an operator certificate is served on both listeners and reloaded without a
 
   // A key that does not match the certificate is refused; the previous pair stays in use.
   writeFileSync(certificateFile, second.certificatePem);
-  await eventually(async () =>
-    /cannot be used; still serving the previous certificate/.test(server.stderr()),
+  await eventually(
+    () => /cannot be used; still serving the previous certificate/.test(server.stderr()),
+    'the unusable pair is logged',
+    8000,
   );
   assert.equal(
     await servedSerial(server.ready.api, serverCa.certificatePem),
@@ -89,6 +81,8 @@ test('an operator certificate is served on both listeners and reloaded without a
     async () =>
       (await servedSerial(server.ready.mqtt, serverCa.certificatePem, device)) ===
       serialOf(second.certificatePem),
+    'the new certificate is served',
+    8000,
   );
   assert.equal(
     await servedSerial(server.ready.api, serverCa.certificatePem),
