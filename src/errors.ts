@@ -20,7 +20,23 @@ export type ErrorCode =
   | 'SealedValueTampered'
   | 'SealedFormatUnsupported'
   | 'StoreSchemaInvalid'
-  | 'StoreConstraint';
+  | 'StoreConstraint'
+  // The AWS control and data planes (src/api and the capabilities behind it).
+  | 'InvalidRequest'
+  | 'ResourceNotFound'
+  | 'ResourceAlreadyExists'
+  | 'VersionConflict'
+  | 'DeleteConflict'
+  | 'LimitExceeded'
+  | 'RequestEntityTooLarge'
+  | 'Throttling'
+  | 'UnrecognizedClient'
+  | 'InvalidSignature'
+  | 'SignatureDoesNotMatch'
+  | 'RequestExpired'
+  | 'AccessDenied'
+  | 'Unauthorized'
+  | 'InternalFailure';
 
 /** How each edge reports an error: the CLI exit code, and AWS's error type and HTTP status. */
 interface ErrorShape {
@@ -46,6 +62,29 @@ const SHAPES: Record<ErrorCode, ErrorShape> = {
   SealedFormatUnsupported: { exitCode: 1, awsType: 'InvalidCiphertextException', httpStatus: 400 },
   StoreSchemaInvalid: { exitCode: 2, awsType: 'InternalFailureException', httpStatus: 500 },
   StoreConstraint: { exitCode: 1, awsType: 'ResourceAlreadyExistsException', httpStatus: 409 },
+  InvalidRequest: { exitCode: 2, awsType: 'InvalidRequestException', httpStatus: 400 },
+  ResourceNotFound: { exitCode: 1, awsType: 'ResourceNotFoundException', httpStatus: 404 },
+  ResourceAlreadyExists: {
+    exitCode: 1,
+    awsType: 'ResourceAlreadyExistsException',
+    httpStatus: 409,
+  },
+  VersionConflict: { exitCode: 1, awsType: 'VersionConflictException', httpStatus: 409 },
+  DeleteConflict: { exitCode: 1, awsType: 'DeleteConflictException', httpStatus: 409 },
+  LimitExceeded: { exitCode: 1, awsType: 'LimitExceededException', httpStatus: 410 },
+  RequestEntityTooLarge: {
+    exitCode: 2,
+    awsType: 'RequestEntityTooLargeException',
+    httpStatus: 413,
+  },
+  Throttling: { exitCode: 1, awsType: 'ThrottlingException', httpStatus: 429 },
+  UnrecognizedClient: { exitCode: 1, awsType: 'UnrecognizedClientException', httpStatus: 403 },
+  InvalidSignature: { exitCode: 1, awsType: 'InvalidSignatureException', httpStatus: 403 },
+  SignatureDoesNotMatch: { exitCode: 1, awsType: 'SignatureDoesNotMatch', httpStatus: 403 },
+  RequestExpired: { exitCode: 1, awsType: 'RequestExpired', httpStatus: 403 },
+  AccessDenied: { exitCode: 1, awsType: 'AccessDeniedException', httpStatus: 403 },
+  Unauthorized: { exitCode: 1, awsType: 'UnauthorizedException', httpStatus: 401 },
+  InternalFailure: { exitCode: 1, awsType: 'InternalFailureException', httpStatus: 500 },
 };
 
 export class BulwarkError extends Error {

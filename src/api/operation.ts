@@ -1,0 +1,70 @@
+/**
+ * The seam between the HTTP edge (src/api) and the capabilities behind it (registry, pki,
+ * policy, shadow, iam, …). A capability describes each AWS operation it serves as an
+ * `Operation`; the API server authenticates the caller (SigV4), authorizes `action` on
+ * `resource`, parses the body, calls `handle`, and renders the result or a thrown BulwarkError
+ * in AWS's restJson1 form (status, `x-amzn-ErrorType`, `{"message": …}` plus the error's details).
+ * Capabilities never see Fastify.
+ */
+
+/** Who made the call, as SigV4 verification established it. */
+export interface Caller {
+  type: 'IAMUser';
+  userName: string;
+  /** `arn:aws:iam::{accountId}:user/{userName}`. */
+  arn: string;
+  accessKeyId: string;
+  /** IAM's unique id for the user (AIDA…). */
+  principalId: string;
+  /** True when the request was signed with temporary credentials obtained with MFA. */
+  mfaAuthenticated: boolean;
+}
+
+export interface OperationContext {
+  caller: Caller;
+  region: string;
+  accountId: string;
+  /** The `x-amzn-RequestId` sent back with the response. */
+  requestId: string;
+  sourceIp: string;
+  userAgent: string;
+}
+
+export interface OperationRequest {
+  /** Path parameters, already percent-decoded. */
+  params: Record<string, string>;
+  /** Query parameters, percent-decoded; repeated keys become arrays. */
+  query: Record<string, string | string[]>;
+  /** The parsed JSON body (`{}` when empty) for `body: 'json'`; the raw bytes for `body: 'raw'`. */
+  body: unknown;
+  /** Lower-case header names. */
+  headers: Record<string, string | string[] | undefined>;
+  context: OperationContext;
+}
+
+export interface OperationResult {
+  /** 200 unless said otherwise. */
+  status?: number;
+  /** Serialised as JSON; a Buffer is sent as-is (data plane). Absent: `{}`. */
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface Operation {
+  /** AWS's operation name, e.g. `CreateThing`; also the audit trail's eventName. */
+  name: string;
+  /** The IAM action checked for the caller, e.g. `iot:CreateThing`. */
+  action: string;
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  /** A Fastify route pattern, e.g. `/things/:thingName`. */
+  path: string;
+  /** Which SigV4 signing names the route accepts: control (`iot`, `execute-api`) or data (`iotdata`). */
+  plane: 'control' | 'data';
+  /** Read-only calls are marked so in the audit trail. */
+  readOnly: boolean;
+  /** How the body is parsed; default `json`. */
+  body?: 'json' | 'raw';
+  /** The resource ARN the action is authorized on, once the request is known (default `*`). */
+  resource?(request: OperationRequest): string;
+  handle(request: OperationRequest): Promise<OperationResult>;
+}
