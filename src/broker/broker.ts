@@ -20,6 +20,13 @@ interface Subscriber {
   options: SubscriptionOptions;
 }
 
+/** The client a PUBLISH came from: held back when its subscribers fall behind. */
+export interface Publisher {
+  connection: Connection;
+  /** Store the publisher's session (its QoS 2 receipts) with the deliveries, in one transaction. */
+  storeReceipts: boolean;
+}
+
 export interface BrokerOptions {
   access: AccessControl;
   limits: BrokerLimits;
@@ -39,6 +46,8 @@ function deliveryFor(message: Message, options: SubscriptionOptions, retain: boo
   };
 }
 
+/** A subscriber's unsent bytes beyond which its publishers wait for it to catch up (backpressure). */
+const HOLD_BACKLOG_BYTES = 256 * 1024;
 /** A slow consumer's unsent bytes beyond which QoS 0 messages to it are dropped (and counted). */
 const QOS0_BACKLOG_BYTES = 1024 * 1024;
 const SWEEP_MS = 1000;
@@ -145,7 +154,8 @@ export class Broker {
   async restoreSessions(): Promise<number> {
     const now = Date.now();
     let restored = 0;
-    for (const stored of await this.sessionStore.loadAll()) {
+    const inMemory = this.limits.maxInflight + this.limits.maxQueuedMessages;
+    for (const stored of await this.sessionStore.loadAll(inMemory)) {
       const remainingMs = stored.offlineSince + stored.expirySeconds * 1000 - now;
       if (remainingMs <= 0) {
         await this.sessionStore.deleteSession(stored.clientId);
@@ -167,7 +177,7 @@ export class Broker {
     for (const packetId of stored.receivedQos2) session.receivedQos2.add(packetId);
     for (const message of stored.messages) {
       message.delivery.seq = message.seq;
-      session.nextSeq = Math.max(session.nextSeq, message.seq + 1);
+      session.lastSeqInMemory = message.seq;
       if (message.stage !== 'queued' && message.packetId !== undefined) {
         session.inflight.set(message.packetId, {
           packetId: message.packetId,
@@ -178,6 +188,8 @@ export class Broker {
         session.queue.push(message.delivery);
       }
     }
+    session.spilled = stored.spilled;
+    session.nextSeq = stored.nextSeq;
     session.expiryTimer = setTimeout(() => void this.endSession(session), remainingMs);
     session.expiryTimer.unref();
     this.sessions.set(session.clientId, session);
@@ -250,6 +262,7 @@ export class Broker {
     for (const filter of session.subscriptions.keys()) this.index.remove(session.clientId, filter);
     session.subscriptions.clear();
     session.queue.length = 0;
+    session.spilled = 0;
     session.inflight.clear();
     if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
     if (!session.stored) return;
@@ -285,9 +298,9 @@ export class Broker {
    * persistent session (with the publisher's QoS 2 receipt, in the same transaction), so once
    * this resolves the publisher may be acknowledged: the message survives a crash.
    */
-  async publish(message: Message, publisherSession?: Session): Promise<void> {
+  async publish(message: Message, publisher?: Publisher): Promise<void> {
     if (message.retain) await this.retained.set(message);
-    await this.dispatch(this.route(message), publisherSession);
+    await this.dispatch(this.route(message), publisher);
   }
 
   /** Who gets the message, at which QoS, with which flags; authorized per recipient. */
@@ -352,64 +365,89 @@ export class Broker {
   }
 
   /**
-   * Places each delivery in the session's inflight window or queue, stores the ones for
-   * persistent sessions, then sends what the windows allow. Offline QoS 0 is not kept.
+   * Places each delivery in the session's inflight window, its queue or (persistent sessions,
+   * past the queue) the store alone; stores every one for a persistent session, then sends what
+   * the windows allow. Offline QoS 0 is not kept. A publisher whose message found a connected
+   * subscriber far behind waits for it before its next PUBLISH is read (backpressure).
    */
-  private async dispatch(
-    deliveries: [Session, Delivery][],
-    publisherSession?: Session,
-  ): Promise<void> {
+  private async dispatch(deliveries: [Session, Delivery][], publisher?: Publisher): Promise<void> {
     const toSend: [Session, InflightDelivery][] = [];
     const stored: { clientId: string; message: StoredMessage }[] = [];
     const now = Date.now();
     for (const [session, delivery] of deliveries) {
       if (delivery.message.expiresAt !== undefined && delivery.message.expiresAt <= now) continue;
-      if (delivery.qos === 0) {
-        this.sendQos0(session, delivery);
-        continue;
+      if (delivery.qos === 0) this.sendQos0(session, delivery);
+      else {
+        const placed = this.place(session, delivery);
+        if (placed === undefined) continue;
+        if (typeof placed === 'object') toSend.push([session, placed]);
+        if (this.isPersistent(session)) {
+          delivery.seq = session.nextSeq++;
+          if (placed !== 'spilled') session.lastSeqInMemory = delivery.seq;
+          stored.push({
+            clientId: session.clientId,
+            message: {
+              seq: delivery.seq,
+              stage: typeof placed === 'object' ? 'publish' : 'queued',
+              ...(typeof placed === 'object' ? { packetId: placed.packetId } : {}),
+              delivery,
+            },
+          });
+        }
       }
-      const placed = this.place(session, delivery);
-      if (!placed) continue;
-      if (placed !== 'queued') toSend.push([session, placed]);
-      if (this.isPersistent(session)) {
-        delivery.seq = session.nextSeq++;
-        stored.push({
-          clientId: session.clientId,
-          message: {
-            seq: delivery.seq,
-            stage: placed === 'queued' ? 'queued' : 'publish',
-            ...(placed !== 'queued' ? { packetId: placed.packetId } : {}),
-            delivery,
-          },
-        });
-      }
+      const recipient = session.connection;
+      if (publisher && recipient && recipient !== publisher.connection && this.isBehind(session))
+        publisher.connection.waitFor(recipient);
     }
-    const publisher =
+    const publisherSession =
+      publisher?.storeReceipts && publisher.connection.session
+        ? publisher.connection.session
+        : undefined;
+    const receipts =
       publisherSession && this.isPersistent(publisherSession) ? publisherSession : undefined;
-    if (publisher) publisher.stored = true;
-    if (stored.length > 0 || publisher) await this.sessionStore.commit(stored, publisher);
+    if (receipts) receipts.stored = true;
+    if (stored.length > 0 || receipts) await this.sessionStore.commit(stored, receipts);
     for (const [session, inflight] of toSend) {
       if (session.connection && session.inflight.get(inflight.packetId) === inflight)
         sendPublish(session.connection, inflight.delivery, inflight.packetId, false);
     }
   }
 
+  /** Whether a connected session is far enough behind that publishers should wait for it. */
+  private isBehind(session: Session): boolean {
+    const connection = session.connection;
+    return (
+      connection !== undefined &&
+      (connection.backlogBytes > HOLD_BACKLOG_BYTES ||
+        session.spilled > 0 ||
+        session.queue.length >= this.limits.maxQueuedMessages)
+    );
+  }
+
   private sendQos0(session: Session, delivery: Delivery): void {
     const connection = session.connection;
     if (!connection) return;
     if (connection.backlogBytes > QOS0_BACKLOG_BYTES) {
-      session.droppedQos0 += 1;
+      session.dropped += 1;
       return;
     }
     sendPublish(connection, delivery, undefined, false);
   }
 
-  /** A packet id in the inflight window when there is room, else a place in the (bounded) queue. */
-  private place(session: Session, delivery: Delivery): InflightDelivery | 'queued' | undefined {
+  /**
+   * A packet id in the inflight window when there is room; else a place at the end of the queue;
+   * past the queue, for a persistent session, a place in the store alone ('spilled'). Undefined:
+   * dropped, past every limit (counted, and logged once per overflow).
+   */
+  private place(
+    session: Session,
+    delivery: Delivery,
+  ): InflightDelivery | 'queued' | 'spilled' | undefined {
     const connection = session.connection;
     if (
       connection &&
       session.queue.length === 0 &&
+      session.spilled === 0 &&
       session.inflight.size < this.window(connection)
     ) {
       const packetId = session.nextPacketId();
@@ -419,12 +457,23 @@ export class Broker {
         return inflight;
       }
     }
-    if (session.queue.length >= this.limits.maxQueuedMessages) {
-      this.logger.warn({ clientId: session.clientId }, 'session queue full: message dropped');
-      return undefined;
+    if (session.spilled === 0 && session.queue.length < this.limits.maxQueuedMessages) {
+      session.queue.push(delivery);
+      return 'queued';
     }
-    session.queue.push(delivery);
-    return 'queued';
+    const held = session.inflight.size + session.queue.length + session.spilled;
+    if (this.isPersistent(session) && held < this.limits.maxStoredMessagesPerSession) {
+      session.spilled += 1;
+      return 'spilled';
+    }
+    if (session.dropped++ === 0 || session.dropped % 1000 === 0)
+      this.logger.warn(
+        { clientId: session.clientId, dropped: session.dropped },
+        this.isPersistent(session)
+          ? `session holds its maximum of ${this.limits.maxStoredMessagesPerSession} messages: message dropped`
+          : `clean session's queue holds its maximum of ${this.limits.maxQueuedMessages} messages: message dropped`,
+      );
+    return undefined;
   }
 
   private window(connection: Connection): number {
@@ -433,11 +482,47 @@ export class Broker {
   }
 
   /**
-   * Moves queued messages into the inflight window as acknowledgements free it. A QoS 2 message
-   * of a persistent session is stored with its packet id before it is sent, so a restart
-   * re-sends that packet id and the subscriber sees it once.
+   * Moves queued messages into the inflight window as acknowledgements free it, reading spilled
+   * ones back from the store as the queue empties. One drain runs per session at a time, so
+   * messages go out in order [MQTT-4.6.0-6].
    */
   async drainQueue(session: Session): Promise<void> {
+    if (session.draining) {
+      session.drainAgain = true;
+      return session.draining;
+    }
+    session.draining = (async () => {
+      do {
+        session.drainAgain = false;
+        await this.refillFromStore(session);
+        await this.drainOnce(session);
+      } while (session.drainAgain && session.connection);
+    })().finally(() => (session.draining = undefined));
+    return session.draining;
+  }
+
+  /** Reads spilled deliveries back into the queue once it is half empty. */
+  private async refillFromStore(session: Session): Promise<void> {
+    const room = this.limits.maxQueuedMessages - session.queue.length;
+    if (session.spilled === 0 || room < this.limits.maxQueuedMessages / 2) return;
+    const loaded = await this.sessionStore.loadAfter(
+      session.clientId,
+      session.lastSeqInMemory,
+      Math.min(room, session.spilled),
+    );
+    for (const message of loaded) {
+      message.delivery.seq = message.seq;
+      session.queue.push(message.delivery);
+      session.lastSeqInMemory = message.seq;
+    }
+    session.spilled = loaded.length === 0 ? 0 : session.spilled - loaded.length;
+  }
+
+  /**
+   * One pass of the drain. A QoS 2 message of a persistent session is stored with its packet id
+   * before it is sent, so a restart re-sends that packet id and the subscriber sees it once.
+   */
+  private async drainOnce(session: Session): Promise<void> {
     const connection = session.connection;
     if (!connection) return;
     const moved: InflightDelivery[] = [];
@@ -468,6 +553,13 @@ export class Broker {
     for (const inflight of moved)
       if (session.connection === connection)
         sendPublish(connection, inflight.delivery, inflight.packetId, false);
+    // Publishers held back by this session go on once its queue is half empty (hysteresis).
+    if (
+      session.spilled === 0 &&
+      session.queue.length <= this.limits.maxQueuedMessages / 2 &&
+      connection.backlogBytes <= HOLD_BACKLOG_BYTES
+    )
+      connection.caughtUp();
   }
 
   private storedMessage(inflight: InflightDelivery): StoredMessage {
@@ -515,6 +607,7 @@ export class Broker {
   private sweep(): void {
     const now = Date.now();
     this.closeSilentConnections(now);
+    this.closeSlowConsumers(now);
     if (now - this.lastLifecyclePrune > 60_000) {
       this.lastLifecyclePrune = now;
       this.lifecycle.forgetIdle(now);
@@ -531,6 +624,32 @@ export class Broker {
       ) {
         connection.disconnect(Reason.KeepAliveTimeout, 'keep alive timeout');
       }
+    }
+  }
+
+  /**
+   * A subscriber whose messages are being dropped (QoS 0 past its backlog, or a clean session's
+   * queue full) for longer than `slowConsumerSeconds` is disconnected, so one stuck client cannot
+   * hold broker memory or its publishers' attention for good.
+   */
+  private closeSlowConsumers(now: number): void {
+    for (const connection of this.connections) {
+      const session = connection.session;
+      const dropping =
+        connection.backlogBytes > QOS0_BACKLOG_BYTES ||
+        (session !== undefined &&
+          !this.isPersistent(session) &&
+          session.queue.length >= this.limits.maxQueuedMessages);
+      if (!dropping) {
+        connection.behindSince = undefined;
+        continue;
+      }
+      connection.behindSince ??= now;
+      if (now - connection.behindSince > this.limits.slowConsumerSeconds * 1000)
+        connection.disconnect(
+          Reason.QuotaExceeded,
+          `slow consumer: messages to this client were dropped for more than ${this.limits.slowConsumerSeconds} s`,
+        );
     }
   }
 

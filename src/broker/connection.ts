@@ -19,6 +19,14 @@ export interface Will {
 const CONNECT_TIMEOUT_MS = 10_000;
 const MAX_WAITING_PACKETS = 256;
 const RESUME_WAITING_PACKETS = 64;
+/**
+ * The longest a publisher waits for one slow subscriber. Past it the subscriber is "stalled": it
+ * holds no publisher back until it catches up (its messages are stored or dropped meanwhile), so
+ * a stuck client, or two clients publishing to each other, cannot stop the others.
+ */
+const HOLD_MAX_MS = 2000;
+/** Acknowledgements and pings are handled as they arrive, even while this client's PUBLISHes wait. */
+const UNORDERED_PACKETS = new Set(['puback', 'pubrec', 'pubcomp', 'pingreq']);
 
 /**
  * One client's network connection: it frames bytes into packets (mqtt-packet), hands each to its
@@ -62,6 +70,14 @@ export class Connection {
   private readonly publishRate: RateLimiter | undefined;
   private readonly byteRate: RateLimiter | undefined;
   private throttledUntil = 0;
+  /** While set, this client's PUBLISHes wait: a subscriber of its messages is far behind. */
+  private publishGate: Promise<void> | undefined;
+  /** Publishers waiting for this connection to catch up; each entry releases one. */
+  private readonly waitingPublishers: (() => void)[] = [];
+  /** A publisher gave up waiting for this connection; cleared when it catches up. */
+  private stalled = false;
+  /** Since when messages to this connection are being dropped (the slow-consumer sweep's clock). */
+  behindSince: number | undefined;
 
   constructor(
     broker: Broker,
@@ -84,6 +100,7 @@ export class Connection {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', () => undefined); // 'close' follows; a reset peer is not the broker's error
     socket.on('close', () => this.onClose());
+    socket.on('drain', () => this.caughtUp());
     // A client that opens a socket and never sends CONNECT is closed [MQTT-3.1.4-1 intent].
     this.connectTimer = setTimeout(
       () => this.state === 'connecting' && this.destroy(),
@@ -115,8 +132,13 @@ export class Connection {
    */
   private receive(packet: Packet): void {
     if (this.state === 'closed') return;
-    const wait = packet.cmd === 'publish' ? (this.publishRate?.take(1) ?? 0) : 0;
-    if (!this.pending && wait === 0) {
+    if (this.state === 'connected' && UNORDERED_PACKETS.has(packet.cmd)) {
+      void this.handle(packet);
+      return;
+    }
+    const isPublish = packet.cmd === 'publish';
+    const wait = isPublish ? (this.publishRate?.take(1) ?? 0) : 0;
+    if (!this.pending && wait === 0 && !(isPublish && this.publishGate)) {
       const result = this.handle(packet);
       if (result) this.track(result);
       return;
@@ -128,6 +150,7 @@ export class Connection {
       (this.pending ?? Promise.resolve()).then(async () => {
         const delay = readyAt - Date.now();
         if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+        if (isPublish) await this.publishGate;
         this.waiting -= 1;
         if (
           this.waiting === RESUME_WAITING_PACKETS &&
@@ -185,6 +208,32 @@ export class Connection {
     this.disconnect(Reason.UnspecifiedError);
   }
 
+  /**
+   * Backpressure: this client's next PUBLISHes wait until `recipient` catches up, or at most
+   * HOLD_MAX_MS. What was read meanwhile waits in order, and past MAX_WAITING_PACKETS the socket
+   * is no longer read, as for the publish rate.
+   */
+  waitFor(recipient: Connection): void {
+    if (this.publishGate || recipient.stalled || recipient.state === 'closed') return;
+    this.publishGate = new Promise<void>((resolve) => {
+      const release = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        recipient.stalled = true;
+        release();
+      }, HOLD_MAX_MS);
+      recipient.waitingPublishers.push(release);
+    }).finally(() => (this.publishGate = undefined));
+  }
+
+  /** This connection caught up (its socket drained, its queue emptied): its publishers go on. */
+  caughtUp(): void {
+    this.stalled = false;
+    for (const release of this.waitingPublishers.splice(0)) release();
+  }
+
   onConnected(): void {
     clearTimeout(this.connectTimer);
     this.state = 'connected';
@@ -233,6 +282,7 @@ export class Connection {
   private onClose(): void {
     clearTimeout(this.connectTimer);
     this.state = 'closed';
+    this.caughtUp();
     this.broker.connectionClosed(this);
   }
 }

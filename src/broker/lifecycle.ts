@@ -11,7 +11,8 @@ export type DisconnectReason =
   | 'DUPLICATE_CLIENTID'
   | 'MQTT_KEEP_ALIVE_TIMEOUT'
   | 'SERVER_ERROR'
-  | 'SERVER_INITIATED_DISCONNECT';
+  | 'SERVER_INITIATED_DISCONNECT'
+  | 'THROTTLED';
 
 const VERSION_RESET_MS = 60 * 60 * 1000;
 
@@ -28,6 +29,9 @@ export function disconnectReasonFor(reason: ReasonCode): DisconnectReason {
       return 'SERVER_ERROR';
     case Reason.NotAuthorized:
       return 'AUTH_ERROR';
+    case Reason.QuotaExceeded:
+    case Reason.MessageRateTooHigh:
+      return 'THROTTLED';
     default:
       return 'CLIENT_ERROR';
   }

@@ -10,8 +10,15 @@ export interface BrokerLimits {
   maxSubscriptionsPerConnection: number;
   /** Unacknowledged QoS 1/2 messages in each direction (CONNACK Receive Maximum). */
   maxInflight: number;
-  /** Messages waiting behind the inflight window of one session; QoS 0 beyond it is dropped. */
+  /**
+   * QoS 1/2 messages held in memory behind one session's inflight window. Beyond it a persistent
+   * session's messages wait in the store only; a clean session's are dropped (and counted).
+   */
   maxQueuedMessages: number;
+  /** QoS 1/2 messages one persistent session may hold in all (memory and store); beyond it they are dropped, as AWS drops over its queue quota. */
+  maxStoredMessagesPerSession: number;
+  /** Seconds a subscriber may stay too far behind (messages to it being dropped) before it is disconnected. */
+  slowConsumerSeconds: number;
   maxKeepAliveSeconds: number;
   topicAliasMaximum: number;
   /** Session expiry granted at most (AWS: 1 h by default, adjustable). */
@@ -34,6 +41,8 @@ export const AWS_LIMITS: BrokerLimits = {
   maxSubscriptionsPerConnection: 50,
   maxInflight: 100,
   maxQueuedMessages: 1000,
+  maxStoredMessagesPerSession: 100_000,
+  slowConsumerSeconds: 30,
   maxKeepAliveSeconds: 1200,
   topicAliasMaximum: 8,
   maxSessionExpirySeconds: 3600,

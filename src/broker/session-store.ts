@@ -1,5 +1,5 @@
 import type { QoS } from 'mqtt-packet';
-import type { Migration, Store, StoreWriter } from '../store/index.js';
+import type { Migration, Row, Store, StoreWriter } from '../store/index.js';
 import type { Principal } from './access.js';
 import type { Delivery, MessageProperties } from './message.js';
 import type { SubscriptionOptions } from './session.js';
@@ -61,6 +61,10 @@ export interface StoredSession {
   receivedQos2: number[];
   principal?: Principal;
   messages: StoredMessage[];
+  /** Deliveries left in the store beyond `messages`, all queued, all newer. */
+  spilled: number;
+  /** The sequence number after the newest stored delivery. */
+  nextSeq: number;
 }
 
 /** What of a live session is kept. */
@@ -122,6 +126,15 @@ function fromStored(stored: StoredDelivery, payload: Buffer): Delivery {
     qos: stored.qos,
     retain: stored.retain,
     subscriptionIdentifiers: stored.subscriptionIdentifiers,
+  };
+}
+
+function messageFromRow(row: Row): StoredMessage {
+  return {
+    seq: row.seq as number,
+    stage: row.stage as StoredStage,
+    ...(row.packet_id !== null ? { packetId: row.packet_id as number } : {}),
+    delivery: fromStored(row.delivery as StoredDelivery, row.payload as Buffer),
   };
 }
 
@@ -243,26 +256,54 @@ export class SessionStore {
     });
   }
 
-  async loadAll(): Promise<StoredSession[]> {
+  /**
+   * The session's stored deliveries after `afterSeq`, oldest first. It runs in the write queue,
+   * after every write already asked for, so a delivery stored a moment ago is found.
+   */
+  loadAfter(clientId: string, afterSeq: number, limit: number): Promise<StoredMessage[]> {
+    let messages: StoredMessage[] = [];
+    return this.write(async (tx) => {
+      messages = (
+        await tx.list(SESSION_MESSAGES, {
+          where: { client_id: clientId },
+          after: { client_id: clientId, seq: afterSeq },
+          limit,
+        })
+      ).map(messageFromRow);
+    }).then(() => messages);
+  }
+
+  /**
+   * Every stored session with at most `maxMessages` of its deliveries (the oldest: those in
+   * flight, then the head of the queue) and how many more wait in the store.
+   */
+  async loadAll(maxMessages: number): Promise<StoredSession[]> {
     const sessions: StoredSession[] = [];
     for (const row of await this.store.list(SESSIONS)) {
+      const clientId = row.client_id as string;
       const state = row.state as SessionStateColumn;
       const messages = (
-        await this.store.list(SESSION_MESSAGES, { where: { client_id: row.client_id } })
-      ).map((message) => ({
-        seq: message.seq as number,
-        stage: message.stage as StoredStage,
-        ...(message.packet_id !== null ? { packetId: message.packet_id as number } : {}),
-        delivery: fromStored(message.delivery as StoredDelivery, message.payload as Buffer),
-      }));
+        await this.store.list(SESSION_MESSAGES, {
+          where: { client_id: clientId },
+          limit: maxMessages,
+        })
+      ).map(messageFromRow);
+      const total = await this.store.count(SESSION_MESSAGES, { client_id: clientId });
+      const [newest] = await this.store.list(SESSION_MESSAGES, {
+        where: { client_id: clientId },
+        newestFirst: true,
+        limit: 1,
+      });
       sessions.push({
-        clientId: row.client_id as string,
+        clientId,
         expirySeconds: row.expiry_seconds as number,
         offlineSince: (row.disconnected_at ?? row.updated_at) as number,
         subscriptions: state.subscriptions,
         receivedQos2: state.receivedQos2,
         ...(state.principal ? { principal: state.principal } : {}),
         messages: messages.sort((a, b) => a.seq - b.seq),
+        spilled: total - messages.length,
+        nextSeq: newest ? (newest.seq as number) + 1 : 0,
       });
     }
     return sessions;

@@ -28,15 +28,27 @@ export class Session {
   readonly clientId: string;
   readonly subscriptions = new Map<string, SubscriptionOptions>();
   readonly inflight = new Map<number, InflightDelivery>();
+  /** QoS 1/2 deliveries waiting for room in the inflight window, oldest first. */
   readonly queue: Delivery[] = [];
+  /**
+   * Deliveries of a persistent session kept in the store only, after everything in `queue`:
+   * the queue's overflow, read back as it drains, so memory stays bounded and nothing
+   * acknowledged is dropped.
+   */
+  spilled = 0;
+  /** The highest sequence number among deliveries in memory: spilled ones follow it. */
+  lastSeqInMemory = -1;
+  /** The running drain of `queue` into the window, so drains never interleave (order is kept). */
+  draining: Promise<void> | undefined;
+  drainAgain = false;
   /** QoS 2 PUBLISH packet ids received and PUBREC'd, until their PUBREL [MQTT-4.3.3-9]. */
   readonly receivedQos2 = new Set<number>();
   connection: Connection | undefined;
   /** Seconds the session lives after its connection closes; 0 ends it with the connection. */
   expirySeconds = 0;
   expiryTimer: NodeJS.Timeout | undefined;
-  /** QoS 0 messages dropped because the queue was full, for metrics and logs. */
-  droppedQos0 = 0;
+  /** Messages dropped for this session: QoS 0 to a backlogged connection, QoS 1/2 past the queue limits. */
+  dropped = 0;
   /** Epoch ms the session's connection closed; undefined while connected. */
   offlineSince: number | undefined;
   /** Whether the session store holds this session, so ending it must delete it there. */

@@ -83,6 +83,10 @@ export const configSchema = z
               .max(10_000_000)
               .default(AWS_LIMITS.maxPublishesPerSecond),
             maxInboundBytesPerSecond: z
+            maxStoredMessagesPerSession: count(100_000_000).default(
+              AWS_LIMITS.maxStoredMessagesPerSession,
+            ),
+            slowConsumerSeconds: count(86_400).default(AWS_LIMITS.slowConsumerSeconds),
               .number()
               .int()
               .min(0)

@@ -238,6 +238,8 @@ export class SealedStore implements Store {
               `internal: ${tableName}.${name} is sealed or absent and cannot be queried`,
             );
         }
+        if (query.newestFirst && query.after)
+          throw new Error('internal: a list is either newest first or after a key, not both');
         const params = where.map(([, value]) => value as SqlValue);
         if (query.after) params.push(...this.keyValues(table, query.after));
         if (query.limit !== undefined) params.push(query.limit);
@@ -246,6 +248,8 @@ export class SealedStore implements Store {
             where.map(([name]) => name),
             query.after !== undefined,
             query.limit !== undefined,
+            undefined,
+            query.newestFirst,
           ),
           params,
         );

@@ -90,8 +90,11 @@ export class TableSql {
     after: boolean,
     limited: boolean,
     columns: string[] = this.columnNames,
+    descending = false,
   ): string {
-    const order = this.def.primaryKey.map(quote).join(', ');
+    const order = this.def.primaryKey
+      .map((name) => (descending ? `${quote(name)} DESC` : quote(name)))
+      .join(', ');
     return `SELECT ${columns.map(quote).join(', ')} FROM ${this.table}${this.where(whereColumns, after)} ORDER BY ${order}${limited ? ' LIMIT ?' : ''}`;
   }
 

@@ -41,6 +41,8 @@ export interface ListQuery {
   /** Keyset pagination: rows whose primary key sorts after this one. */
   after?: Row;
   limit?: number;
+  /** Descending primary-key order (not with `after`): with `limit: 1`, the newest row. */
+  newestFirst?: boolean;
   /**
    * What to do with a row whose sealed value cannot be opened (key disabled, erased, …):
    * throw (default), or return the row with those columns undefined and the reasons under

@@ -108,6 +108,15 @@ export function storeSuite(kind: 'sqlite' | 'postgres'): void {
         pages.map((page) => page.length),
         [10, 10, 5],
       );
+      const newestOdd = await store.list(RECORDS, {
+        where: { thing: 'odd' },
+        newestFirst: true,
+        limit: 2,
+      });
+      assert.deepEqual(
+        newestOdd.map((row) => row.id),
+        ['r23', 'r21'],
+      );
       assert.equal(await store.count(RECORDS), 25);
       assert.equal(await store.count(RECORDS, { thing: 'even' }), 13);
       assert.equal(await store.delete(RECORDS, { id: 'r00' }), true);

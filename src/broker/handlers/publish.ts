@@ -143,7 +143,7 @@ export async function handlePublish(connection: Connection, packet: IPublishPack
     try {
       await broker.publish(
         messageFromPublish({ ...packet, payload }, topic, connection.clientId, Date.now()),
-        session,
+        { connection, storeReceipts: true },
       );
     } catch (error) {
       session.receivedQos2.delete(packetId);
@@ -153,6 +153,7 @@ export async function handlePublish(connection: Connection, packet: IPublishPack
   }
   await broker.publish(
     messageFromPublish({ ...packet, payload }, topic, connection.clientId, Date.now()),
+    { connection, storeReceipts: false },
   );
   // The acknowledgement goes out only once the message is routed (and, if retained, stored).
   if (packet.qos === 1) connection.send({ cmd: 'puback', messageId: packet.messageId as number });
