@@ -380,8 +380,17 @@ export class Broker {
       else {
         const placed = this.place(session, delivery);
         if (placed === undefined) continue;
-        if (typeof placed === 'object') toSend.push([session, placed]);
-        if (this.isPersistent(session)) {
+        const persistent = this.isPersistent(session);
+        if (typeof placed === 'object') {
+          // QoS 2 goes out only once stored, so a restart re-sends the same packet id and the
+          // subscriber sees it once. QoS 1 goes out at once: if the client acknowledges it before
+          // the store's commit, it is never written; if the broker dies first, the publisher was
+          // not acknowledged and sends it again (a duplicate, as QoS 1 allows).
+          if (persistent && delivery.qos === 2) toSend.push([session, placed]);
+          else if (session.connection)
+            sendPublish(session.connection, delivery, placed.packetId, false);
+        }
+        if (persistent) {
           delivery.seq = session.nextSeq++;
           if (placed !== 'spilled') session.lastSeqInMemory = delivery.seq;
           stored.push({

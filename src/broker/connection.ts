@@ -70,6 +70,8 @@ export class Connection {
   private readonly publishRate: RateLimiter | undefined;
   private readonly byteRate: RateLimiter | undefined;
   private throttledUntil = 0;
+  /** The last acknowledgement in line (see acknowledgeInOrder). */
+  private acknowledged: Promise<void> = Promise.resolve();
   /** While set, this client's PUBLISHes wait: a subscriber of its messages is far behind. */
   private publishGate: Promise<void> | undefined;
   /** Publishers waiting for this connection to catch up; each entry releases one. */
@@ -206,6 +208,16 @@ export class Connection {
       'error while handling a packet; closing the connection',
     );
     this.disconnect(Reason.UnspecifiedError);
+  }
+
+  /**
+   * Sends `ack` once `done` settles, after every acknowledgement asked for before it, so PUBACKs
+   * go out in the order their PUBLISHes arrived [MQTT-4.6.0-2]. A failure closes the connection.
+   */
+  acknowledgeInOrder(done: Promise<void>, ack?: Packet): void {
+    this.acknowledged = this.acknowledged
+      .then(() => done.then(() => ack && this.send(ack)))
+      .catch((error: unknown) => this.internalError(error));
   }
 
   /**

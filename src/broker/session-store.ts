@@ -129,6 +129,20 @@ function fromStored(stored: StoredDelivery, payload: Buffer): Delivery {
   };
 }
 
+interface UnflushedDelivery {
+  clientId: string;
+  message: StoredMessage;
+  cancelled: boolean;
+  onCancel(): void;
+}
+
+/** How long a write waits for others to share its commit, and for acknowledgements to cancel it. */
+const FLUSH_DELAY_MS = 1;
+
+function unflushedKey(clientId: string, seq: number): string {
+  return `${clientId}\0${seq}`;
+}
+
 function messageFromRow(row: Row): StoredMessage {
   return {
     seq: row.seq as number,
@@ -151,6 +165,12 @@ export class SessionStore {
     reject: (error: unknown) => void;
   }[] = [];
   private flushScheduled = false;
+  /**
+   * Deliveries asked to be stored but not yet flushed, by `clientId\0seq`. One acknowledged
+   * before its flush is never written at all: the message already reached the client, so there is
+   * nothing left to survive a crash (write-behind; the common case for a subscriber keeping up).
+   */
+  private readonly unflushed = new Map<string, UnflushedDelivery>();
   private flushing: Promise<void> | undefined;
 
   constructor(store: Store) {
@@ -196,7 +216,10 @@ export class SessionStore {
       this.pending.push({ apply, resolve, reject });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
-        setImmediate(() => void this.flush());
+        // A moment's wait lets acknowledgements cancel their writes: the timer, then one more
+        // poll phase (setImmediate runs after it), so acks already waiting on sockets are read
+        // first, even when the event loop was blocked (a synchronous SQLite fsync blocks it).
+        setTimeout(() => setImmediate(() => void this.flush()), FLUSH_DELAY_MS);
       }
     });
   }
@@ -205,6 +228,8 @@ export class SessionStore {
     await this.flushing;
     this.flushScheduled = false;
     const batch = this.pending.splice(0);
+    // From here on these writes are on their way: a later removal is a real delete.
+    this.unflushed.clear();
     if (batch.length === 0) return;
     this.flushing = this.store
       .transaction(async (tx) => {
@@ -229,28 +254,62 @@ export class SessionStore {
     });
   }
 
-  /** Stores deliveries for several sessions, and the publisher's session (its QoS 2 receipts), together. */
+  /**
+   * Stores deliveries for several sessions, and the publisher's session (its QoS 2 receipts),
+   * together. Settles once every delivery is durable, or was acknowledged by its client before
+   * it had to be (then it is never written): either way the publisher may be acknowledged.
+   */
   commit(
     entries: { clientId: string; message: StoredMessage }[],
     publisher?: PersistedSessionState,
   ): Promise<void> {
-    const rows = entries.map(({ clientId, message }) => this.messageRow(clientId, message));
     const publisherRow = publisher && this.sessionRow(publisher);
-    return this.write(async (tx) => {
-      for (const row of rows) await tx.put(SESSION_MESSAGES, row);
-      if (publisherRow) await tx.put(SESSIONS, publisherRow);
+    return new Promise((resolve, reject) => {
+      let unacknowledged = entries.length;
+      const pending = entries.map(({ clientId, message }) => {
+        const entry: UnflushedDelivery = {
+          clientId,
+          message,
+          cancelled: false,
+          // Without a receipt to store, the last acknowledgement settles the commit early.
+          onCancel: () => --unacknowledged === 0 && !publisherRow && resolve(),
+        };
+        this.unflushed.set(unflushedKey(clientId, message.seq), entry);
+        return entry;
+      });
+      this.write(async (tx) => {
+        for (const entry of pending)
+          if (!entry.cancelled)
+            await tx.put(SESSION_MESSAGES, this.messageRow(entry.clientId, entry.message));
+        if (publisherRow) await tx.put(SESSIONS, publisherRow);
+      }).then(resolve, reject);
     });
   }
 
   /** Records new stages (and packet ids) of stored deliveries. */
   setStages(clientId: string, messages: StoredMessage[]): Promise<void> {
-    const rows = messages.map((message) => this.messageRow(clientId, message));
+    const rows: Row[] = [];
+    for (const message of messages) {
+      const entry = this.unflushed.get(unflushedKey(clientId, message.seq));
+      // Not written yet: it will be written with its new stage.
+      if (entry) entry.message = message;
+      else rows.push(this.messageRow(clientId, message));
+    }
+    if (rows.length === 0) return Promise.resolve();
     return this.write(async (tx) => {
       for (const row of rows) await tx.put(SESSION_MESSAGES, row);
     });
   }
 
   removeMessage(clientId: string, seq: number): Promise<void> {
+    const key = unflushedKey(clientId, seq);
+    const entry = this.unflushed.get(key);
+    if (entry) {
+      entry.cancelled = true;
+      this.unflushed.delete(key);
+      entry.onCancel();
+      return Promise.resolve();
+    }
     return this.write(async (tx) => {
       await tx.delete(SESSION_MESSAGES, { client_id: clientId, seq });
     });

@@ -151,10 +151,23 @@ export async function handlePublish(connection: Connection, packet: IPublishPack
     }
     return connection.send({ cmd: 'pubrec', messageId: packetId });
   }
-  await broker.publish(
-    messageFromPublish({ ...packet, payload }, topic, connection.clientId, Date.now()),
-    { connection, storeReceipts: false },
+  const message = messageFromPublish(
+    { ...packet, payload },
+    topic,
+    connection.clientId,
+    Date.now(),
   );
-  // The acknowledgement goes out only once the message is routed (and, if retained, stored).
-  if (packet.qos === 1) connection.send({ cmd: 'puback', messageId: packet.messageId as number });
+  // A retained message is stored before it is routed: later PUBLISHes wait their turn.
+  if (packet.retain) {
+    await broker.publish(message, { connection, storeReceipts: false });
+    if (packet.qos === 1) connection.send({ cmd: 'puback', messageId: packet.messageId as number });
+    return;
+  }
+  // Otherwise routing happens now, in arrival order, and the next PUBLISH is read without waiting
+  // for this one's deliveries to be stored: the PUBACK goes out once they are (or once their
+  // clients acknowledged them), in arrival order.
+  const routed = broker.publish(message, { connection, storeReceipts: false });
+  if (packet.qos === 1)
+    connection.acknowledgeInOrder(routed, { cmd: 'puback', messageId: packet.messageId as number });
+  else connection.acknowledgeInOrder(routed);
 }
