@@ -7,7 +7,7 @@ import { Connection, type Will } from './connection.js';
 import { LifecycleEvents } from './lifecycle.js';
 import type { BrokerLimits } from './limits.js';
 import type { Delivery, Message } from './message.js';
-import { sendPublish } from './outbound-publish.js';
+import { sendPublish, type EncodedPublishes } from './outbound-publish.js';
 import { Reason } from './reason-codes.js';
 import type { RetainedMessages } from './retained.js';
 import { Session, type InflightDelivery, type SubscriptionOptions } from './session.js';
@@ -374,9 +374,10 @@ export class Broker {
     const toSend: [Session, InflightDelivery][] = [];
     const stored: { clientId: string; message: StoredMessage }[] = [];
     const now = Date.now();
+    const encoded: EncodedPublishes = new Map();
     for (const [session, delivery] of deliveries) {
       if (delivery.message.expiresAt !== undefined && delivery.message.expiresAt <= now) continue;
-      if (delivery.qos === 0) this.sendQos0(session, delivery);
+      if (delivery.qos === 0) this.sendQos0(session, delivery, encoded);
       else {
         const placed = this.place(session, delivery);
         if (placed === undefined) continue;
@@ -388,7 +389,7 @@ export class Broker {
           // not acknowledged and sends it again (a duplicate, as QoS 1 allows).
           if (persistent && delivery.qos === 2) toSend.push([session, placed]);
           else if (session.connection)
-            sendPublish(session.connection, delivery, placed.packetId, false);
+            sendPublish(session.connection, delivery, placed.packetId, false, encoded);
         }
         if (persistent) {
           delivery.seq = session.nextSeq++;
@@ -418,7 +419,7 @@ export class Broker {
     if (stored.length > 0 || receipts) await this.sessionStore.commit(stored, receipts);
     for (const [session, inflight] of toSend) {
       if (session.connection && session.inflight.get(inflight.packetId) === inflight)
-        sendPublish(session.connection, inflight.delivery, inflight.packetId, false);
+        sendPublish(session.connection, inflight.delivery, inflight.packetId, false, encoded);
     }
   }
 
@@ -433,14 +434,14 @@ export class Broker {
     );
   }
 
-  private sendQos0(session: Session, delivery: Delivery): void {
+  private sendQos0(session: Session, delivery: Delivery, encoded: EncodedPublishes): void {
     const connection = session.connection;
     if (!connection) return;
     if (connection.backlogBytes > QOS0_BACKLOG_BYTES) {
       session.dropped += 1;
       return;
     }
-    sendPublish(connection, delivery, undefined, false);
+    sendPublish(connection, delivery, undefined, false, encoded);
   }
 
   /**

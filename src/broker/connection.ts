@@ -252,8 +252,13 @@ export class Connection {
   }
 
   send(packet: Packet): void {
+    this.write(mqttPacket.generate(packet, { protocolVersion: this.version }));
+  }
+
+  /** Writes an encoded packet (see outbound-publish.ts). */
+  write(bytes: Buffer): void {
     if (this.state === 'closed') return;
-    this.socket.write(mqttPacket.generate(packet, { protocolVersion: this.version }));
+    this.socket.write(bytes);
   }
 
   /** Bytes the socket has not yet flushed: a slow consumer's backlog. */

@@ -1,6 +1,7 @@
 import type { IPublishPacket } from 'mqtt-packet';
 import type { Connection } from './connection.js';
-import type { Delivery } from './message.js';
+import type { Delivery, Message } from './message.js';
+import { encodePublish, withPacketId } from './publish-encoder.js';
 
 /**
  * MQTT 5 topic aliases towards the client (§3.3.2.3.4): the first PUBLISH on a topic sets an
@@ -24,12 +25,20 @@ function applyTopicAlias(
   properties.topicAlias = alias;
 }
 
+/**
+ * Each message's encoded PUBLISH per (protocol version, QoS, RETAIN), shared by the subscribers it
+ * is routed to in one go, so a message for a hundred subscribers is encoded once (the packet id
+ * patched in per subscriber).
+ */
+export type EncodedPublishes = Map<Message, Map<string, Buffer>>;
+
 /** Writes one PUBLISH to a subscriber in its protocol version, with what is left of the expiry. */
 export function sendPublish(
   connection: Connection,
   delivery: Delivery,
   packetId: number | undefined,
   dup: boolean,
+  shared?: EncodedPublishes,
 ): void {
   const { message } = delivery;
   // [MQTT-3.1.2-25] Never send a packet larger than the client's Maximum Packet Size.
@@ -39,6 +48,23 @@ export function sendPublish(
       connection.clientMaximumPacketSize
   )
     return;
+  const v5 = connection.version === 5;
+  // Per-subscriber properties (what is left of the expiry, subscription ids, topic aliases) make
+  // the bytes this subscriber's own.
+  const shareable =
+    shared !== undefined &&
+    !dup &&
+    (!v5 ||
+      (message.expiresAt === undefined &&
+        delivery.subscriptionIdentifiers.length === 0 &&
+        connection.clientTopicAliasMaximum === 0));
+  const key = shareable ? `${connection.version}:${delivery.qos}:${delivery.retain ? 1 : 0}` : '';
+  const forMessage = shareable ? shared.get(message) : undefined;
+  const encoded = forMessage?.get(key);
+  if (encoded) {
+    connection.write(packetId === undefined ? encoded : withPacketId(encoded, packetId));
+    return;
+  }
   const packet: IPublishPacket = {
     cmd: 'publish',
     topic: message.topic,
@@ -48,7 +74,7 @@ export function sendPublish(
     dup,
   };
   if (packetId !== undefined) packet.messageId = packetId;
-  if (connection.version === 5) {
+  if (v5) {
     const properties: NonNullable<IPublishPacket['properties']> = { ...message.properties };
     // [MQTT-3.3.2-6] The expiry sent is what is left of it.
     if (message.expiresAt !== undefined)
@@ -63,5 +89,10 @@ export function sendPublish(
     applyTopicAlias(connection, packet, properties);
     packet.properties = properties;
   }
-  connection.send(packet);
+  const bytes = encodePublish(packet, connection.version);
+  if (shareable) {
+    if (forMessage) forMessage.set(key, bytes);
+    else shared.set(message, new Map([[key, bytes]]));
+  }
+  connection.write(bytes);
 }

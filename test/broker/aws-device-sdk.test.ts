@@ -132,7 +132,13 @@ test('AWS IoT Device SDK v2, MQTT 5 client: mutual TLS, QoS 1 subscribe and publ
     userProperties,
   });
   assert.equal(report.disconnectedCleanly, true);
-  assert.deepEqual(report.disconnections, [], 'no disconnection but the one asked for');
+  // The SDK may report the stop it was asked for as a disconnection (USER_REQUESTED_STOP),
+  // depending on whether its socket or the server's close comes first; any other is a failure.
+  assert.deepEqual(
+    (report.disconnections ?? []).filter((error) => !error.includes('USER_REQUESTED_STOP')),
+    [],
+    'no disconnection but the one asked for',
+  );
   await assertCleanDisconnect(watcher, clientId);
 });
 
