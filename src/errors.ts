@@ -30,13 +30,18 @@ export type ErrorCode =
   | 'LimitExceeded'
   | 'RequestEntityTooLarge'
   | 'Throttling'
+  | 'UnknownOperation'
+  | 'MissingAuthenticationToken'
+  | 'IncompleteSignature'
   | 'UnrecognizedClient'
   | 'InvalidSignature'
   | 'SignatureDoesNotMatch'
   | 'RequestExpired'
   | 'AccessDenied'
   | 'Unauthorized'
-  | 'InternalFailure';
+  | 'InternalFailure'
+  // IAM (users and access keys).
+  | 'NoSuchEntity';
 
 /** How each edge reports an error: the CLI exit code, and AWS's error type and HTTP status. */
 interface ErrorShape {
@@ -78,6 +83,13 @@ const SHAPES: Record<ErrorCode, ErrorShape> = {
     httpStatus: 413,
   },
   Throttling: { exitCode: 1, awsType: 'ThrottlingException', httpStatus: 429 },
+  UnknownOperation: { exitCode: 2, awsType: 'UnknownOperationException', httpStatus: 404 },
+  MissingAuthenticationToken: {
+    exitCode: 1,
+    awsType: 'MissingAuthenticationTokenException',
+    httpStatus: 403,
+  },
+  IncompleteSignature: { exitCode: 1, awsType: 'IncompleteSignatureException', httpStatus: 400 },
   UnrecognizedClient: { exitCode: 1, awsType: 'UnrecognizedClientException', httpStatus: 403 },
   InvalidSignature: { exitCode: 1, awsType: 'InvalidSignatureException', httpStatus: 403 },
   SignatureDoesNotMatch: { exitCode: 1, awsType: 'SignatureDoesNotMatch', httpStatus: 403 },
@@ -85,6 +97,7 @@ const SHAPES: Record<ErrorCode, ErrorShape> = {
   AccessDenied: { exitCode: 1, awsType: 'AccessDeniedException', httpStatus: 403 },
   Unauthorized: { exitCode: 1, awsType: 'UnauthorizedException', httpStatus: 401 },
   InternalFailure: { exitCode: 1, awsType: 'InternalFailureException', httpStatus: 500 },
+  NoSuchEntity: { exitCode: 1, awsType: 'NoSuchEntityException', httpStatus: 404 },
 };
 
 export class BulwarkError extends Error {

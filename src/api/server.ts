@@ -1,9 +1,25 @@
-import Fastify, { LogController } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import { isIP } from 'node:net';
+import Fastify, { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
+import secureJson from 'secure-json-parse';
+import { BulwarkError } from '../errors.js';
+import type { Authenticate, Authorizer } from '../iam/index.js';
+import { parseRawQuery, queryRecord } from '../iam/sigv4.js';
 import type { Logger } from '../logs/logger.js';
 import { SERVER_IDENTITY_TABLE } from '../pki/migrations.js';
 import type { ServerIdentity } from '../pki/server-identity.js';
 import type { Store } from '../store/index.js';
 import { bulwarkPolicyName, tlsServerOptions, type TlsPolicyName } from '../tls/policies.js';
+import { asAwsError, sendAwsError } from './aws-errors.js';
+import type { ApiMetrics } from './metrics.js';
+import type { Caller, Operation, OperationRequest, OperationResult } from './operation.js';
+
+/** The largest request body accepted (AWS IoT's control-plane documents are far smaller). */
+export const MAX_BODY_BYTES = 1024 * 1024;
+/** Path parameters are AWS names (≤ 128 characters), percent-encoded at most threefold. */
+const MAX_PARAM_LENGTH = 2048;
+const EMPTY_BODY = Buffer.alloc(0);
+const UNKNOWN_OPERATION = 'UnknownOperation';
 
 export type ApiServer = Awaited<ReturnType<typeof buildServer>>;
 
@@ -21,6 +37,14 @@ export interface ApiServerOptions {
   deviceCaPems?: string[];
   /** ALPN protocols offered besides HTTP/1.1 (e.g. x-amzn-mqtt-ca when MQTT shares the port). */
   extraAlpnProtocols?: string[];
+  /** The AWS operations the capabilities serve, each mounted at its method and path. */
+  operations: Operation[];
+  account: { region: string; accountId: string };
+  authenticate: Authenticate;
+  authorizer: Authorizer;
+  metrics: ApiMetrics;
+  /** Serve `/metrics` unsigned to loopback clients (`api.metricsOpenOnLoopback`). */
+  metricsOpenOnLoopback: boolean;
 }
 
 /** The API listener's TLS context: its policy, its certificate, and the device CAs for WSS. */
@@ -42,7 +66,11 @@ function buildServer(options: ApiServerOptions) {
     loggerInstance: options.logger.child({ component: 'api' }),
     // Request logs arrive with the audit trail, which redacts what must not be logged.
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: 1024 * 1024,
+    bodyLimit: MAX_BODY_BYTES,
+    // Every response carries a request id of ours (x-amzn-RequestId); a client's is not trusted.
+    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     https: {
       ...apiSecureContextOptions(options.identity, options.tlsPolicy, options.deviceCaPems),
       ...(options.deviceCaPems ? { requestCert: true, rejectUnauthorized: false } : {}),
@@ -53,9 +81,67 @@ function buildServer(options: ApiServerOptions) {
   });
 }
 
-/** The HTTPS API: a named TLS policy, Bulwark's own server certificate; `/health` for probes. */
+/** The query of a raw request target, percent-decoded exactly as SigV4 reads it. */
+function queryOf(rawUrl: string): Record<string, string | string[]> {
+  const start = rawUrl.indexOf('?');
+  return queryRecord(start < 0 ? [] : parseRawQuery(rawUrl.slice(start + 1)));
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A restJson1 body: empty means `{}`; anything but a JSON object is the client's mistake. */
+export function parseJsonBody(raw: Buffer): Record<string, unknown> {
+  if (raw.length === 0) return {};
+  let text: string;
+  try {
+    text = UTF8.decode(raw);
+  } catch {
+    throw new BulwarkError('InvalidRequest', 'The request body is not valid UTF-8.');
+  }
+  let parsed: unknown;
+  try {
+    parsed = secureJson.parse(text, null, { protoAction: 'error', constructorAction: 'error' });
+  } catch (error) {
+    throw new BulwarkError(
+      'InvalidRequest',
+      `The request body is not valid JSON: ${(error as Error).message}`,
+    );
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new BulwarkError('InvalidRequest', 'The request body must be a JSON object.');
+  return parsed as Record<string, unknown>;
+}
+
+function isLoopback(address: string): boolean {
+  if (isIP(address) === 4) return address.startsWith('127.');
+  return address === '::1' || address.startsWith('::ffff:127.');
+}
+
+function sendResult(reply: FastifyReply, result: OperationResult): FastifyReply {
+  reply.code(result.status ?? 200);
+  for (const [name, value] of Object.entries(result.headers ?? {})) reply.header(name, value);
+  if (Buffer.isBuffer(result.body)) {
+    if (!reply.hasHeader('content-type')) reply.header('content-type', 'application/octet-stream');
+    return reply.send(result.body);
+  }
+  return reply.header('content-type', 'application/json').send(JSON.stringify(result.body ?? {}));
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The AWS operation a route serves, for metrics. */
+    operation?: string;
+  }
+}
+
+/**
+ * The HTTPS API: a named TLS policy, Bulwark's own server certificate; `/health` for probes,
+ * `/metrics` for Prometheus, and every capability's AWS operations. Each operation's request is
+ * authenticated (SigV4), authorized, parsed and answered in AWS's restJson1 form, errors included.
+ */
 export async function createApiServer(options: ApiServerOptions): Promise<ApiServer> {
   const app = buildServer(options);
+  const { logger, metrics } = options;
   options.logger.info(
     {
       listener: 'api',
@@ -64,6 +150,57 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     },
     'TLS security policy',
   );
+
+  // Bodies stay bytes until the signature over them is verified; then they are parsed.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-amzn-RequestId', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const operation = request.routeOptions.config.operation ?? UNKNOWN_OPERATION;
+    metrics.requests.inc({ operation, status: String(reply.statusCode) });
+    metrics.duration.observe({ operation }, reply.elapsedTime / 1000);
+  });
+  app.setErrorHandler((error, request, reply) => {
+    const { error: awsError, internal } = asAwsError(error, MAX_BODY_BYTES);
+    if (internal)
+      logger.error(
+        { err: error, requestId: request.id, operation: request.routeOptions.config.operation },
+        'API request failed',
+      );
+    return sendAwsError(reply, awsError);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendAwsError(
+      reply,
+      new BulwarkError(
+        'UnknownOperation',
+        `No operation is served at ${request.method} ${request.raw.url?.split('?')[0]}.`,
+      ),
+    ),
+  );
+
+  const authenticate = (request: FastifyRequest, plane: Operation['plane']): Promise<Caller> =>
+    options.authenticate(
+      {
+        method: request.method,
+        rawUrl: request.raw.url ?? '/',
+        rawHeaders: request.raw.rawHeaders,
+        body: (request.body as Buffer | undefined) ?? EMPTY_BODY,
+      },
+      plane,
+    );
+  const authorize = async (caller: Caller, action: string, resource: string) => {
+    const decision = await options.authorizer.authorize(caller, action, resource);
+    if (!decision.allowed)
+      throw new BulwarkError(
+        'AccessDenied',
+        `User: ${caller.arn} is not authorized to perform: ${action} on resource: ${resource}${decision.reason ? ` ${decision.reason}` : ''}`,
+      );
+  };
+
   // Healthy means the store answers a query, not merely that the process is up.
   app.get('/health', async (_request, reply) => {
     try {
@@ -74,5 +211,42 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
       return reply.code(503).send({ status: 'unavailable', store: options.store.engine });
     }
   });
+
+  app.get('/metrics', { config: { operation: 'GetMetrics' } }, async (request, reply) => {
+    if (!(options.metricsOpenOnLoopback && isLoopback(request.socket.remoteAddress ?? ''))) {
+      await authorize(await authenticate(request, 'control'), 'bulwark:GetMetrics', '*');
+    }
+    return reply
+      .header('content-type', metrics.registry.contentType)
+      .send(await metrics.registry.metrics());
+  });
+
+  for (const operation of options.operations) {
+    app.route({
+      method: operation.method,
+      url: operation.path,
+      config: { operation: operation.name },
+      handler: async (request, reply) => {
+        const caller = await authenticate(request, operation.plane);
+        const raw = (request.body as Buffer | undefined) ?? EMPTY_BODY;
+        const operationRequest: OperationRequest = {
+          params: request.params as Record<string, string>,
+          query: queryOf(request.raw.url ?? '/'),
+          body: operation.body === 'raw' ? raw : parseJsonBody(raw),
+          headers: request.headers,
+          context: {
+            caller,
+            region: options.account.region,
+            accountId: options.account.accountId,
+            requestId: request.id,
+            sourceIp: request.ip,
+            userAgent: request.headers['user-agent'] ?? '',
+          },
+        };
+        await authorize(caller, operation.action, operation.resource?.(operationRequest) ?? '*');
+        return sendResult(reply, await operation.handle(operationRequest));
+      },
+    });
+  }
   return app;
 }

@@ -1,6 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import type { Config } from '../config/index.js';
+import { ensureAdministrator } from '../iam/index.js';
 import { Kms } from '../kms/index.js';
+import { ensureServerIdentity, type ServerIdentity } from '../pki/server-identity.js';
 import { openStore, type SealedStore } from '../store/index.js';
 import { migrations } from './migrations.js';
 
@@ -46,4 +48,23 @@ export async function openDataDir(
       kms.close();
     },
   };
+}
+
+export interface InitialisedDataDir {
+  identity: ServerIdentity;
+  /** Where the administrator's first access key was written, when this call created it. */
+  adminCredentialsFile?: string;
+}
+
+/**
+ * What init creates, idempotently: the server CA and certificate, and the administrator IAM user
+ * `admin` with a first access key written to a 0600 file in the data dir.
+ */
+export async function initialiseDataDir(
+  dataDir: OpenDataDir,
+  config: Config,
+): Promise<InitialisedDataDir> {
+  const identity = await ensureServerIdentity(dataDir.store, config.dataDir, config.hostNames);
+  const adminCredentialsFile = await ensureAdministrator(dataDir.store, config.dataDir);
+  return { identity, ...(adminCredentialsFile ? { adminCredentialsFile } : {}) };
 }

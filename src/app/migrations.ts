@@ -1,6 +1,9 @@
 import { retainedMigrations } from '../broker/retained.js';
 import { sessionMigrations } from '../broker/session-store.js';
+import { iamMigrations } from '../iam/migrations.js';
+import { encryptionConfigurationMigrations } from '../kms/encryption-configuration.js';
 import { pkiMigrations } from '../pki/migrations.js';
+import { registryMigrations } from '../registry/index.js';
 import type { Migration } from '../store/index.js';
 
 /** Every capability's schema changes, in the order they were introduced. Append only. */
@@ -8,4 +11,7 @@ export const migrations: Migration[] = [
   ...pkiMigrations,
   ...retainedMigrations,
   ...sessionMigrations,
+  ...iamMigrations,
+  ...encryptionConfigurationMigrations,
+  ...registryMigrations,
 ];

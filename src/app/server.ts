@@ -2,6 +2,9 @@ import { readFileSync } from 'node:fs';
 import type { Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { Server as TlsServer } from 'node:tls';
+import { endpointOperations } from '../api/endpoint.js';
+import { ApiMetrics, createMetricsRegistry } from '../api/metrics.js';
+import type { Operation } from '../api/operation.js';
 import { apiSecureContextOptions, createApiServer, type ApiServer } from '../api/server.js';
 import {
   Broker,
@@ -16,8 +19,14 @@ import { mqttSecureContextOptions } from '../broker/transports/tls.js';
 import { attachWss, type WssListener } from '../broker/transports/ws.js';
 import type { Config } from '../config/index.js';
 import { BulwarkError } from '../errors.js';
+import { administratorOnly, IamUsers, sigV4Authenticator } from '../iam/index.js';
+import {
+  EncryptionConfiguration,
+  encryptionConfigurationOperations,
+} from '../kms/encryption-configuration.js';
 import type { Logger } from '../logs/logger.js';
-import { ensureServerIdentity, serverCaPath } from '../pki/server-identity.js';
+import { serverCaPath } from '../pki/server-identity.js';
+import { Registry, registryOperations } from '../registry/index.js';
 import {
   readCertificatePair,
   watchCertificatePair,
@@ -25,7 +34,7 @@ import {
   type CertificatePair,
 } from '../tls/certificate-files.js';
 import { tlsServerOptions } from '../tls/policies.js';
-import { openDataDir, type OpenDataDir } from './data-dir.js';
+import { initialiseDataDir, openDataDir, type OpenDataDir } from './data-dir.js';
 
 const KEY_DELETION_SWEEP_MS = 60 * 60 * 1000;
 
@@ -74,6 +83,29 @@ function closeServer(server: Server | undefined): Promise<void> {
   return new Promise((resolve) => (server ? server.close(() => resolve()) : resolve()));
 }
 
+/** The thing registry, its events (when enabled) published by the broker as AWS does: QoS 1. */
+function registryOn(
+  broker: Broker,
+  dataDir: OpenDataDir,
+  config: Config,
+  logger: Logger,
+): Registry {
+  return new Registry({
+    store: dataDir.store,
+    region: config.region,
+    accountId: config.accountId,
+    logger,
+    events: {
+      publish: (topic, payload) =>
+        broker
+          .publish({ topic, payload, qos: 1, retain: false, properties: {} })
+          .catch((error: unknown) =>
+            logger.error({ err: error, topic }, 'registry event could not be published'),
+          ),
+    },
+  });
+}
+
 /**
  * Opens the data dir and every listener: the HTTPS API (with MQTT over WSS at `/mqtt`), MQTT over
  * TLS and, if asked, the dev listener.
@@ -99,15 +131,23 @@ export async function startBulwark(
   let dev: Server | undefined;
   let wss: WssListener | undefined;
   let stopWatchingCertificate: (() => void) | undefined;
+  const account = { region: config.region, accountId: config.accountId };
+  const encryption = new EncryptionConfiguration(dataDir.kms, dataDir.store, account, logger);
   const close = async () => {
     stopWatchingCertificate?.();
     broker?.close();
-    await Promise.all([closeServer(mqtt), closeServer(dev), wss?.close(), api?.close()]);
+    await Promise.all([
+      closeServer(mqtt),
+      closeServer(dev),
+      wss?.close(),
+      api?.close(),
+      encryption.close(),
+    ]);
     await dataDir.close();
   };
   try {
     sweepKeys();
-    const identity = await ensureServerIdentity(dataDir.store, config.dataDir, config.hostNames);
+    const { identity, adminCredentialsFile } = await initialiseDataDir(dataDir, config);
     const served: CertificatePair = operatorCertificate ?? identity;
     const mqttPolicy = tlsServerOptions(config.tls.mqttPolicy ?? config.tls.policy);
     const apiPolicy = config.tls.apiPolicy ?? config.tls.policy;
@@ -117,6 +157,11 @@ export async function startBulwark(
       logger.info(
         { dataDir: config.dataDir, serverCa: serverCaPath(config.dataDir) },
         'initialised a new data dir',
+      );
+    if (adminCredentialsFile)
+      logger.info(
+        { adminCredentials: adminCredentialsFile },
+        'created the administrator IAM user admin; its access key is in this file (mode 0600): keep it safe, then delete the file',
       );
     broker = new Broker({
       access: chainTrustAccess,
@@ -141,17 +186,30 @@ export async function startBulwark(
       logger,
     });
     if (config.devPort !== null) dev = await listenDev(broker, '127.0.0.1', config.devPort);
+    // Every AWS operation served; each capability contributes its own.
+    const operations: Operation[] = [
+      ...endpointOperations(config),
+      ...encryptionConfigurationOperations(encryption),
+      ...registryOperations(registryOn(broker, dataDir, config, logger)),
+    ];
     api = await createApiServer({
       identity: { ...identity, ...served },
       store: dataDir.store,
       logger,
       tlsPolicy: apiPolicy,
+      operations,
+      account,
+      authenticate: sigV4Authenticator(new IamUsers(dataDir.store), account),
+      authorizer: administratorOnly,
+      metrics: new ApiMetrics(createMetricsRegistry()),
+      metricsOpenOnLoopback: config.api.metricsOpenOnLoopback,
       ...(deviceCaPems ? { deviceCaPems } : {}),
       ...(config.mqtt.alpnOnApiPort ? { extraAlpnProtocols: [MQTT_ALPN_PROTOCOL] } : {}),
     });
     wss = attachWss(broker, api.server, { logger });
     if (config.mqtt.alpnOnApiPort) shareHttpsPortWithMqtt(broker, api.server, logger);
     await api.listen({ host: config.host, port: config.apiPort });
+    await encryption.resumePendingMove();
     if (certificateFiles) {
       const mqttServer = mqtt;
       const apiServer = api.server;

@@ -1,24 +1,26 @@
 import type { Command } from 'commander';
-import { openDataDir } from '../app/data-dir.js';
-import { ensureServerIdentity, serverCaPath } from '../pki/server-identity.js';
+import { initialiseDataDir, openDataDir } from '../app/data-dir.js';
+import { serverCaPath } from '../pki/server-identity.js';
 import { action, configFrom, printJson, withDataDirOptions } from './common.js';
 
 export function registerInit(program: Command): void {
   withDataDirOptions(program.command('init'))
     .description(
-      'initialise a data dir: root key, key store, database, server CA and certificate (idempotent)',
+      'initialise a data dir: root key, key store, database, server CA and certificate, administrator (idempotent)',
     )
     .action(
       action(async (flags) => {
         const config = configFrom(flags);
         const dataDir = await openDataDir(config, process.env, { create: true });
         try {
-          await ensureServerIdentity(dataDir.store, config.dataDir, config.hostNames);
+          const { adminCredentialsFile } = await initialiseDataDir(dataDir, config);
           printJson({
             dataDir: config.dataDir,
             created: dataDir.created,
             store: dataDir.store.engine,
             serverCa: serverCaPath(config.dataDir),
+            // The path only: the secret is in the file (mode 0600), never on stdout.
+            ...(adminCredentialsFile ? { adminCredentials: adminCredentialsFile } : {}),
           });
         } finally {
           await dataDir.close();

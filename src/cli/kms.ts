@@ -140,7 +140,7 @@ export function registerKms(program: Command): void {
 
   withDataDirOptions(kms.command('rewrap'))
     .description(
-      'move every stored value from old key versions to the newest (resumable; safe while serve runs)',
+      'move every stored value to the newest version of its key, and onto the default key after set-default-key (resumable; safe while serve runs)',
     )
     .option('--batch-size <n>', 'rows read per batch', '500')
     .action(

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
+import { registerIam } from './iam.js';
 import { registerInit } from './init.js';
 import { registerKms } from './kms.js';
 import { registerServe } from './serve.js';
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerInit(program);
   registerServe(program);
   registerKms(program);
+  registerIam(program);
   for (const command of program.commands) {
     command.exitOverride((error: CommanderError) => process.exit(error.exitCode === 0 ? 0 : 2));
     for (const sub of command.commands)

@@ -26,6 +26,21 @@ export const configSchema = z
       .string()
       .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'an AWS-style region name such as us-east-1')
       .default('us-east-1'),
+    /** The AWS account id every ARN carries: `arn:aws:iot:{region}:{accountId}:…`. */
+    accountId: z
+      .string()
+      .regex(/^\d{12}$/, 'a 12-digit AWS account id')
+      .default('000000000000'),
+    api: z
+      .object({
+        /**
+         * Serve `/metrics` without a signature to clients on a loopback address (a local
+         * Prometheus); every other client must sign the request (SigV4) as for any API call.
+         */
+        metricsOpenOnLoopback: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
     tls: z
       .object({
         /**
@@ -68,6 +83,10 @@ export const configSchema = z
             ),
             maxInflight: count(65535).default(AWS_LIMITS.maxInflight),
             maxQueuedMessages: count(1_000_000).default(AWS_LIMITS.maxQueuedMessages),
+            maxStoredMessagesPerSession: count(100_000_000).default(
+              AWS_LIMITS.maxStoredMessagesPerSession,
+            ),
+            slowConsumerSeconds: count(86_400).default(AWS_LIMITS.slowConsumerSeconds),
             maxKeepAliveSeconds: count(65535).default(AWS_LIMITS.maxKeepAliveSeconds),
             topicAliasMaximum: z
               .number()
@@ -83,10 +102,6 @@ export const configSchema = z
               .max(10_000_000)
               .default(AWS_LIMITS.maxPublishesPerSecond),
             maxInboundBytesPerSecond: z
-            maxStoredMessagesPerSession: count(100_000_000).default(
-              AWS_LIMITS.maxStoredMessagesPerSession,
-            ),
-            slowConsumerSeconds: count(86_400).default(AWS_LIMITS.slowConsumerSeconds),
               .number()
               .int()
               .min(0)

@@ -211,19 +211,31 @@ export class Kms implements Sealer {
     return openWithDataKey(dataKey, sealed, header, context);
   }
 
+  /**
+   * The key a value sealed under `row` belongs under now: a scope's own key stays its home;
+   * anything else belongs under the default key, which may have changed since it was sealed.
+   */
+  private homeKeyOf(row: KeyRow): KeyRow {
+    return row.kind === 'scope' ? row : this.sealingKey(undefined);
+  }
+
   needsRewrap(sealed: Buffer): boolean {
     this.refresh();
     const header = readHeader(sealed);
     const row = this.rowsByNum.get(header.keyNumber);
-    return row !== undefined && row.state === 'Enabled' && header.keyVersion < row.current_version;
+    if (row === undefined || row.state !== 'Enabled') return false;
+    const home = this.homeKeyOf(row);
+    if (home.num !== row.num) return home.state === 'Enabled';
+    return header.keyVersion < row.current_version;
   }
 
   async rewrap(sealed: Buffer, context: SealContext): Promise<Buffer> {
     const plaintext = await this.open(sealed, context);
-    const row = this.rowsByNum.get(readHeader(sealed).keyNumber) as KeyRow;
+    const home = this.homeKeyOf(this.rowsByNum.get(readHeader(sealed).keyNumber) as KeyRow);
+    assertUsable(home);
     return this.sealWith(
-      row,
-      this.currentDataKey(row) ?? (await this.newDataKey(row)),
+      home,
+      this.currentDataKey(home) ?? (await this.newDataKey(home)),
       plaintext,
       context,
     );

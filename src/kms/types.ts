@@ -35,9 +35,13 @@ export interface Sealer {
   /** Seals under the scope's own key when a scope is given, else under the default key. */
   seal(plaintext: Buffer, context: SealContext, scope?: string): Promise<Buffer>;
   open(sealed: Buffer, context: SealContext): Promise<Buffer>;
-  /** Whether a newer version of the value's key exists (and the key is usable), for rewrap. */
+  /**
+   * Whether rewrap would move the value (its key being usable): to the newest version of its
+   * key, or, when it is not under a scope's own key and the default key has changed since, onto
+   * the default key.
+   */
   needsRewrap(sealed: Buffer): boolean;
-  /** Opens the value and seals it again under the newest version of the same key. */
+  /** Opens the value and seals it again under the newest version of the key it belongs under. */
   rewrap(sealed: Buffer, context: SealContext): Promise<Buffer>;
 }
 

@@ -16,7 +16,8 @@ export interface RewrapReport {
 }
 
 /**
- * Moves every sealed value off old key versions onto the newest version of its own key. Each
+ * Moves every sealed value off old key versions onto the newest version of its own key, and
+ * values not under a scope's own key onto the default key when that has changed. Each
  * value is replaced only if it is still the one that was read, so writers can run alongside;
  * a crashed run leaves every value either old or new, and running again finishes the job.
  */
@@ -44,7 +45,7 @@ export async function rewrapAll(
   return { rewrapped, replacedMeanwhile, remaining: await countOnOldVersions(store, batchSize) };
 }
 
-/** Sealed values still on an older version of an enabled key. */
+/** Sealed values that rewrap would move (Sealer.needsRewrap). */
 export async function countOnOldVersions(store: SealedStore, batchSize = 500): Promise<number> {
   let count = 0;
   for (const def of store.tableDefs()) {

@@ -1,5 +1,5 @@
 import { accessSync, constants } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { delimiter, isAbsolute, join } from 'node:path';
 import type { TestContext } from 'node:test';
 import pg from 'pg';
 
@@ -42,15 +42,19 @@ export async function needPostgres(t: TestContext): Promise<boolean> {
   return false;
 }
 
+function executable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A command name found on PATH, or an absolute path that is executable. */
 function onPath(command: string): boolean {
-  return (process.env.PATH ?? '').split(delimiter).some((dir) => {
-    try {
-      accessSync(join(dir, command), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
+  if (isAbsolute(command)) return executable(command);
+  return (process.env.PATH ?? '').split(delimiter).some((dir) => executable(join(dir, command)));
 }
 
 /**

@@ -1,0 +1,96 @@
+import type { Operation, OperationRequest, OperationResult } from '../../api/operation.js';
+import type { AttributePayload } from '../attributes.js';
+import { pageRequest, type Page, type PageRequest } from '../pagination.js';
+import type { Tag } from '../tags.js';
+import {
+  attributeMap,
+  NEXT_TOKEN,
+  optionalArray,
+  optionalBoolean,
+  optionalObject,
+  optionalString,
+  queryInteger,
+  queryValue,
+  requiredString,
+  RESOURCE_NAME,
+  TAG_KEY,
+  TAG_VALUE,
+  type StringRule,
+} from '../validation.js';
+
+/** A registry operation on the control plane; its IAM action is `iot:{name}`. */
+export function controlOperation(spec: {
+  name: string;
+  method: Operation['method'];
+  path: string;
+  readOnly: boolean;
+  resource?: (request: OperationRequest) => string;
+  handle: (request: OperationRequest) => Promise<OperationResult>;
+}): Operation {
+  return {
+    name: spec.name,
+    action: `iot:${spec.name}`,
+    method: spec.method,
+    path: spec.path,
+    plane: 'control',
+    readOnly: spec.readOnly,
+    ...(spec.resource ? { resource: spec.resource } : {}),
+    handle: spec.handle,
+  };
+}
+
+/** A resource name from the path (thingName, thingTypeName, thingGroupName). */
+export function pathName(request: OperationRequest, param: string): string {
+  return requiredString(request.params[param], param, RESOURCE_NAME);
+}
+
+/** restJson1 timestamps: epoch seconds, with milliseconds as the fraction. */
+export function epochSeconds(ms: number): number {
+  return ms / 1000;
+}
+
+/** nextToken and maxResults from the query, for the list named `list`. */
+export function pageFromQuery(request: OperationRequest, list: string): PageRequest {
+  return pageRequest(
+    list,
+    optionalString(queryValue(request.query, 'nextToken'), 'nextToken', NEXT_TOKEN),
+    queryInteger(request.query, 'maxResults'),
+  );
+}
+
+/** A list response: the items under `member`, and nextToken when more follow. */
+export function listResult<T>(member: string, page: Page<T>): OperationResult {
+  return {
+    body: { [member]: page.items, ...(page.nextToken ? { nextToken: page.nextToken } : {}) },
+  };
+}
+
+export function attributePayload(value: unknown, field: string): AttributePayload | undefined {
+  const payload = optionalObject(value, field);
+  if (payload === undefined) return undefined;
+  const attributes = attributeMap(payload.attributes, `${field}.attributes`);
+  const merge = optionalBoolean(payload.merge, `${field}.merge`);
+  return {
+    ...(attributes !== undefined ? { attributes } : {}),
+    ...(merge !== undefined ? { merge } : {}),
+  };
+}
+
+/** A TagList (`[{Key, Value}]`), checked member by member. */
+export function tagList(value: unknown, field: string): Tag[] | undefined {
+  const list = optionalArray(value, field);
+  if (list === undefined) return undefined;
+  return list.map((item, index) => {
+    const member = `${field}.${index + 1}.member`;
+    const tag = optionalObject(item, member) ?? {};
+    return {
+      Key: requiredString(tag.Key, `${member}.Key`, TAG_KEY),
+      Value: optionalString(tag.Value, `${member}.Value`, TAG_VALUE) ?? '',
+    };
+  });
+}
+
+export function stringList(value: unknown, field: string, rule: StringRule): string[] | undefined {
+  const list = optionalArray(value, field);
+  return list?.map((item, index) => requiredString(item, `${field}.${index + 1}.member`, rule));
+}

@@ -1,0 +1,56 @@
+import type { Logger } from '../logs/logger.js';
+import type { Store } from '../store/index.js';
+import { Arns } from './arns.js';
+import { AWS_REGISTRY_LIMITS, RegistryContext, type RegistryLimits } from './context.js';
+import { RegistryEvents, type RegistryEventSink } from './events.js';
+import { TagService } from './tags.js';
+import { ThingGroups } from './thing-groups.js';
+import { ThingTypes } from './thing-types.js';
+import { Things } from './things.js';
+
+export interface RegistryOptions {
+  store: Store;
+  region: string;
+  accountId: string;
+  /** Where registry events are published when enabled; none: they are dropped. */
+  events?: RegistryEventSink;
+  logger?: Logger;
+  /** How long a thing type must have been deprecated before it can be deleted (AWS: 5 minutes). */
+  thingTypeDeletionDelayMs?: number;
+  limits?: Partial<RegistryLimits>;
+  /** Epoch ms; tests may pin it. */
+  clock?: () => number;
+}
+
+/** The thing registry: things, thing types, thing groups, their tags and registry events. */
+export class Registry {
+  readonly arns: Arns;
+  readonly things: Things;
+  readonly thingTypes: ThingTypes;
+  readonly thingGroups: ThingGroups;
+  readonly tags: TagService;
+  readonly eventConfigurations: RegistryEvents;
+
+  constructor(options: RegistryOptions) {
+    const clock = options.clock ?? Date.now;
+    this.arns = new Arns(options.region, options.accountId);
+    this.eventConfigurations = new RegistryEvents({
+      store: options.store,
+      sink: options.events,
+      accountId: options.accountId,
+      clock,
+    });
+    const context = new RegistryContext({
+      store: options.store,
+      arns: this.arns,
+      events: this.eventConfigurations,
+      clock,
+      limits: { ...AWS_REGISTRY_LIMITS, ...options.limits },
+      logger: options.logger,
+    });
+    this.things = new Things(context);
+    this.thingTypes = new ThingTypes(context, options.thingTypeDeletionDelayMs);
+    this.thingGroups = new ThingGroups(context);
+    this.tags = new TagService(context);
+  }
+}
