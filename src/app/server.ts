@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 import type { Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { Server as TlsServer } from 'node:tls';
@@ -16,10 +17,16 @@ import {
 } from '../broker/index.js';
 import { MQTT_ALPN_PROTOCOL, shareHttpsPortWithMqtt } from '../broker/transports/alpn.js';
 import { mqttSecureContextOptions } from '../broker/transports/tls.js';
-import { attachWss, type WssListener } from '../broker/transports/ws.js';
+import type { IamIdentity } from '../broker/access.js';
+import { attachWss, type SignedUrlRefusal, type WssListener } from '../broker/transports/ws.js';
 import type { Config } from '../config/index.js';
-import { BulwarkError } from '../errors.js';
-import { administratorOnly, IamUsers, sigV4Authenticator } from '../iam/index.js';
+import { BulwarkError, isBulwarkError } from '../errors.js';
+import {
+  administratorOnly,
+  IamUsers,
+  sigV4Authenticator,
+  type Authenticate,
+} from '../iam/index.js';
 import {
   EncryptionConfiguration,
   encryptionConfigurationOperations,
@@ -76,6 +83,31 @@ function readOperatorCertificate(files: CertificateFiles): CertificatePair {
       'ConfigInvalid',
       `invalid configuration: tls.certificateFile / tls.privateKeyFile: ${(error as Error).message}`,
     );
+  }
+}
+
+/**
+ * MQTT over WSS with a SigV4-presigned URL (service `iotdevicegateway`, the data plane's names):
+ * the IAM user who signed it, or AWS's error for a bad signature, unknown key or expired URL.
+ */
+async function verifySignedWebSocketUrl(
+  authenticate: Authenticate,
+  request: IncomingMessage,
+): Promise<IamIdentity | SignedUrlRefusal> {
+  try {
+    const caller = await authenticate(
+      {
+        method: request.method ?? 'GET',
+        rawUrl: request.url ?? '/',
+        rawHeaders: request.rawHeaders,
+        body: Buffer.alloc(0),
+      },
+      'data',
+    );
+    return { userName: caller.userName, arn: caller.arn };
+  } catch (error) {
+    if (!isBulwarkError(error)) throw error;
+    return { status: error.httpStatus, awsType: error.awsType, message: error.message };
   }
 }
 
@@ -192,6 +224,7 @@ export async function startBulwark(
       ...encryptionConfigurationOperations(encryption),
       ...registryOperations(registryOn(broker, dataDir, config, logger)),
     ];
+    const authenticate = sigV4Authenticator(new IamUsers(dataDir.store), account);
     api = await createApiServer({
       identity: { ...identity, ...served },
       store: dataDir.store,
@@ -199,14 +232,17 @@ export async function startBulwark(
       tlsPolicy: apiPolicy,
       operations,
       account,
-      authenticate: sigV4Authenticator(new IamUsers(dataDir.store), account),
+      authenticate,
       authorizer: administratorOnly,
       metrics: new ApiMetrics(createMetricsRegistry()),
       metricsOpenOnLoopback: config.api.metricsOpenOnLoopback,
       ...(deviceCaPems ? { deviceCaPems } : {}),
       ...(config.mqtt.alpnOnApiPort ? { extraAlpnProtocols: [MQTT_ALPN_PROTOCOL] } : {}),
     });
-    wss = attachWss(broker, api.server, { logger });
+    wss = attachWss(broker, api.server, {
+      logger,
+      verifySignedUrl: (request) => verifySignedWebSocketUrl(authenticate, request),
+    });
     if (config.mqtt.alpnOnApiPort) shareHttpsPortWithMqtt(broker, api.server, logger);
     await api.listen({ host: config.host, port: config.apiPort });
     await encryption.resumePendingMove();

@@ -6,6 +6,8 @@ import { before, test } from 'node:test';
 import type { IClientOptions } from 'mqtt';
 import mqttPacket from 'mqtt-packet';
 import WebSocket, { type ClientOptions } from 'ws';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { NodeSha256 } from '../../src/iam/sigv4.js';
 import {
   createTestCa,
   issueClientCertificate,
@@ -19,10 +21,12 @@ import {
   type RunningServer,
   startServer,
 } from '../helpers/cli.js';
+import { adminCredentials, type AwsCredentials, REGION } from '../helpers/aws-api.js';
 import { connectUrlWithInbox, type Inbox } from '../helpers/mqtt-clients.js';
 import { tempDir } from '../helpers/temp.js';
 
 let server: RunningServer;
+let dataDir: string;
 let serverCa: string;
 let sensor: TestCertificate;
 let stranger: TestCertificate;
@@ -39,7 +43,7 @@ before(async () => {
   writeFileSync(join(dir, 'device-ca.pem'), deviceCa.certificatePem);
   sensor = await issueClientCertificate(deviceCa, 'sensor-1');
   stranger = await issueClientCertificate(otherCa, 'intruder');
-  const dataDir = join(dir, 'data');
+  dataDir = join(dir, 'data');
   server = await startServer(fileScope, ['--data-dir', dataDir, ...EPHEMERAL_PORTS], {
     env: { BULWARK_MQTT_DEVICE_CA_FILE: join(dir, 'device-ca.pem') },
   });
@@ -253,4 +257,87 @@ test('without mqtt.deviceCaFile no client is asked for a certificate and every u
   });
   assert.equal(status, 401);
   assert.equal((await httpsGet(bare.ready.api, '/health', ca)).status, 200);
+});
+
+/** `/mqtt?X-Amz-…`: the WebSocket URL presigned as AWS IoT clients sign it (service iotdevicegateway). */
+async function presignedPath(
+  credentials: AwsCredentials,
+  options: { signingDate?: Date; expiresIn?: number } = {},
+): Promise<string> {
+  const port = server.ready.api as number;
+  const signer = new SignatureV4({
+    credentials,
+    region: REGION,
+    service: 'iotdevicegateway',
+    sha256: NodeSha256,
+    uriEscapePath: true,
+  });
+  const signed = await signer.presign(
+    {
+      method: 'GET',
+      protocol: 'https:',
+      hostname: '127.0.0.1',
+      port,
+      path: '/mqtt',
+      query: {},
+      headers: { host: `127.0.0.1:${port}` },
+    },
+    { signingDate: options.signingDate ?? new Date(), expiresIn: options.expiresIn ?? 300 },
+  );
+  const query = Object.entries(signed.query ?? {})
+    .map(([key, value]) => `${encodeURIComponent(key)}=${encodeURIComponent(String(value))}`)
+    .join('&');
+  return `/mqtt?${query}`;
+}
+
+test('an IAM user connects over WSS with a SigV4-presigned URL and no client certificate, as AWS clients do', async (t) => {
+  const presence = await watchConnects(t);
+  const clientId = id('signed');
+  const path = await presignedPath(adminCredentials(dataDir));
+  const { client, messages } = await connectUrlWithInbox(
+    t,
+    `wss://127.0.0.1:${server.ready.api}${path}`,
+    { ...tlsOptions(null), wsOptions: { ...SNI }, protocolVersion: 5, clientId },
+  );
+  const connected = await presence.next();
+  assert.equal(connected.topic, `$aws/events/presence/connected/${clientId}`);
+  assert.match(
+    (JSON.parse(connected.payload.toString()) as { principalIdentifier: string })
+      .principalIdentifier,
+    /^arn:aws:iam::\d{12}:user\/admin$/,
+  );
+  await client.subscribeAsync(`signed/${clientId}`, { qos: 1 });
+  await client.publishAsync(`signed/${clientId}`, 'over a signed URL', { qos: 1 });
+  assert.equal((await messages.next()).payload.toString(), 'over a signed URL');
+});
+
+test('a WSS URL signed with a wrong secret, an unknown key or too long ago gets 403 with the AWS error, and no session', async (t) => {
+  const presence = await watchConnects(t);
+  const admin = adminCredentials(dataDir);
+  const cases: [string, string, RegExp][] = [
+    [
+      'wrong secret',
+      await presignedPath({ ...admin, secretAccessKey: `${admin.secretAccessKey.slice(1)}x` }),
+      /InvalidSignatureException|SignatureDoesNotMatch/,
+    ],
+    [
+      'unknown key',
+      await presignedPath({ ...admin, accessKeyId: 'AKIAAAAAAAAAAAAAAAAA' }),
+      /UnrecognizedClientException/,
+    ],
+    [
+      'expired',
+      await presignedPath(admin, {
+        signingDate: new Date(Date.now() - 20 * 60 * 1000),
+        expiresIn: 60,
+      }),
+      /expired|RequestExpired/i,
+    ],
+  ];
+  for (const [what, path, error] of cases) {
+    const answer = await handshake(t, { path });
+    assert.equal(answer.status, 403, what);
+    assert.match(answer.body, error, what);
+  }
+  await presence.none(300);
 });

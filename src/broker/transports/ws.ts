@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { createWebSocketStream, WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { Logger } from '../../logs/logger.js';
+import type { IamIdentity } from '../access.js';
 import type { Broker } from '../broker.js';
 
 /** The path AWS IoT serves MQTT over WebSocket on (`wss://<endpoint>/mqtt`). */
@@ -17,11 +18,24 @@ const CLOSE_GRACE_MS = 2000;
 const STATUS_TEXT: Record<number, string> = {
   400: 'Bad Request',
   401: 'Unauthorized',
+  403: 'Forbidden',
   404: 'Not Found',
 };
 
+/** Why a signed URL was refused: the HTTP status and AWS's error name and message. */
+export interface SignedUrlRefusal {
+  status: number;
+  awsType: string;
+  message: string;
+}
+
 export interface WssListenerOptions {
   logger: Logger;
+  /**
+   * Verifies a SigV4-presigned upgrade URL (service `iotdevicegateway`): the IAM user who signed
+   * it, or a refusal. Without it only client certificates are accepted.
+   */
+  verifySignedUrl?(request: IncomingMessage): Promise<IamIdentity | SignedUrlRefusal>;
 }
 
 export interface WssListener {
@@ -86,12 +100,17 @@ function mqttStream(ws: WebSocket, onTextFrame: () => void): Duplex {
   return stream;
 }
 
+/** Whether the upgrade URL carries a SigV4 query signature. */
+function isSignedUrl(request: IncomingMessage): boolean {
+  return /[?&]X-Amz-Signature=/i.test(request.url ?? '');
+}
+
 /**
  * MQTT over secure WebSocket at `/mqtt` on the HTTPS API listener, subprotocol `mqtt` (or
- * `mqttv3.1`). Until SigV4 lands, a client must present a certificate chaining to the device CA,
- * as on the TLS listener: the API server asks every client for one (`requestCert`, when a device
- * CA is set) but only this path requires it, so ordinary HTTPS requests work without. Other
- * paths' upgrades get 404.
+ * `mqttv3.1`). A client authenticates as AWS's clients do: by a URL presigned with SigV4 by an
+ * IAM user, or by a certificate chaining to the device CA, as on the TLS listener (the API server
+ * asks every client for one, when a device CA is set, but only this path requires it, so
+ * ordinary HTTPS requests work without). Other paths' upgrades get 404.
  */
 export function attachWss(
   broker: Broker,
@@ -115,25 +134,45 @@ export function attachWss(
       refuse(socket, status, message);
     };
     if (requestPath(request) !== MQTT_WS_PATH) return refused(404, 'Not Found', 'unknown path');
+    const offered = offeredSubprotocols(request);
+    if (!offered.some((name) => SUBPROTOCOLS.includes(name)))
+      return refused(400, 'the WebSocket subprotocol must be mqtt', 'no mqtt subprotocol offered');
+    const upgrade = (iam?: IamIdentity) => {
+      const certificate = iam ? undefined : tlsSocket.getPeerX509Certificate();
+      wss.handleUpgrade(request, socket, head, (ws) => {
+        tlsSocket.setNoDelay(true);
+        const stream = mqttStream(ws, () =>
+          logger.info({ remoteAddress }, 'closing WebSocket: text frame'),
+        );
+        broker.accept(
+          stream,
+          { remoteAddress, listener: 'wss', ...(iam ? { iam } : {}) },
+          certificate,
+        );
+      });
+    };
+    if (isSignedUrl(request) && options.verifySignedUrl) {
+      options.verifySignedUrl(request).then(
+        (result) => {
+          if ('arn' in result) return upgrade(result);
+          refused(result.status, `${result.awsType}: ${result.message}`, result.awsType);
+        },
+        (error: unknown) => {
+          logger.error({ err: error, remoteAddress }, 'could not verify a signed WebSocket URL');
+          refused(500, 'InternalFailureException', 'signature check failed');
+        },
+      );
+      return;
+    }
     if (tlsSocket.authorized !== true) {
       const presented = Object.keys(tlsSocket.getPeerCertificate()).length > 0;
       return refused(
         401,
-        'a client certificate issued by the device CA is required',
+        'a client certificate issued by the device CA, or a URL signed with SigV4, is required',
         presented ? String(tlsSocket.authorizationError) : 'no client certificate',
       );
     }
-    const offered = offeredSubprotocols(request);
-    if (!offered.some((name) => SUBPROTOCOLS.includes(name)))
-      return refused(400, 'the WebSocket subprotocol must be mqtt', 'no mqtt subprotocol offered');
-    const certificate = tlsSocket.getPeerX509Certificate();
-    wss.handleUpgrade(request, socket, head, (ws) => {
-      tlsSocket.setNoDelay(true);
-      const stream = mqttStream(ws, () =>
-        logger.info({ remoteAddress }, 'closing WebSocket: text frame'),
-      );
-      broker.accept(stream, { remoteAddress, listener: 'wss' }, certificate);
-    });
+    upgrade();
   };
   server.on('upgrade', onUpgrade);
 
