@@ -1,6 +1,28 @@
+import type { X509Certificate } from 'node:crypto';
 import { createServer, type SecureContextOptions, type Server, type TLSSocket } from 'node:tls';
 import type { Logger } from '../../logs/logger.js';
 import type { Broker } from '../broker.js';
+
+/** What the listener decided about a client's certificate once the handshake is done. */
+export type PeerVerdict = { accepted: true } | { accepted: false; reason: string };
+
+/**
+ * Decides whether a handshaken client may go on to MQTT. OpenSSL has checked the chain against
+ * the trusted CAs (`socket.authorized`, `socket.authorizationError`) but refused nothing, so the
+ * reason for a refusal can be told and logged; the verifier may also accept a certificate that
+ * does not chain (one registered without its CA).
+ */
+export type PeerVerifier = (
+  socket: TLSSocket,
+  certificate: X509Certificate | undefined,
+) => PeerVerdict;
+
+/** Accepts exactly the certificates that chain to a trusted CA. */
+export const chainVerifier: PeerVerifier = (socket, certificate) => {
+  if (!certificate) return { accepted: false, reason: 'NO_CLIENT_CERTIFICATE' };
+  if (socket.authorized) return { accepted: true };
+  return { accepted: false, reason: String(socket.authorizationError ?? 'UNKNOWN') };
+};
 
 export interface TlsListenerOptions {
   host: string;
@@ -12,6 +34,8 @@ export interface TlsListenerOptions {
   /** The listener's TLS security policy as Node options (src/tls/policies.ts). */
   policyOptions: SecureContextOptions;
   logger: Logger;
+  /** Default: chainVerifier. */
+  verifyPeer?: PeerVerifier;
 }
 
 /** The MQTT listener's TLS context: policy, server certificate, and the device CAs clients must chain to. */
@@ -23,20 +47,47 @@ export function mqttSecureContextOptions(
   return { ...policyOptions, cert: pair.certificatePem, key: pair.privateKeyPem, ca: deviceCaPems };
 }
 
-/** MQTT over TLS with mutual authentication: no client certificate chaining to a device CA, no session. */
+/**
+ * MQTT over TLS with mutual authentication. Every client is asked for a certificate and the
+ * handshake completes either way; the peer is then verified here, so a refusal is logged with
+ * OpenSSL's reason, the certificate's serial and fingerprint, the source address and the SNI (a
+ * handshake OpenSSL itself aborts tells Node no more than ECONNRESET). A refused client is cut
+ * off before a single MQTT byte is read.
+ */
 export async function listenTls(broker: Broker, options: TlsListenerOptions): Promise<Server> {
+  const verifyPeer = options.verifyPeer ?? chainVerifier;
   const server = createServer(
     {
       ...mqttSecureContextOptions(options, options.deviceCaPems, options.policyOptions),
       requestCert: true,
-      rejectUnauthorized: true,
+      rejectUnauthorized: false,
     },
     (socket: TLSSocket) => {
+      const certificate = socket.getPeerX509Certificate();
+      const verdict = verifyPeer(socket, certificate);
+      if (!verdict.accepted) {
+        options.logger.info(
+          {
+            remoteAddress: socket.remoteAddress,
+            sni: socket.servername || undefined,
+            reason: verdict.reason,
+            ...(certificate
+              ? {
+                  serialNumber: certificate.serialNumber,
+                  fingerprint256: certificate.fingerprint256.replace(/:/g, '').toLowerCase(),
+                }
+              : {}),
+          },
+          'TLS handshake refused',
+        );
+        socket.destroy();
+        return;
+      }
       socket.setNoDelay(true);
       broker.accept(
         socket,
         { remoteAddress: socket.remoteAddress ?? 'unknown', listener: 'tls' },
-        socket.getPeerX509Certificate(),
+        certificate,
       );
     },
   );
