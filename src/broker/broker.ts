@@ -607,6 +607,20 @@ export class Broker {
     session.connection?.send({ cmd: 'pubrel', messageId: inflight.packetId });
   }
 
+  /**
+   * Closes every connection acting as `principalId` at once (its certificate revoked or
+   * deactivated, say); returns how many. MQTT 5 clients are told why (0x87).
+   */
+  disconnectPrincipal(principalId: string, why: string): number {
+    let closed = 0;
+    for (const connection of this.connections) {
+      if (connection.principal?.id !== principalId) continue;
+      connection.disconnect(Reason.NotAuthorized, why);
+      closed += 1;
+    }
+    return closed;
+  }
+
   countDenied(connection: Connection, action: BrokerAction, resource: string): void {
     this.logger.info(
       { clientId: connection.clientId, principal: connection.principal?.id, action, resource },
