@@ -549,6 +549,8 @@ function bulwarkSpec(dir: string, pki: Pki): BrokerSpec {
       previous = dataDir;
       const env = brokerEnv({
         BULWARK_MQTT_DEVICE_CA_FILE: pki.caFile,
+        // Authorization on: every certificate of the bench CA acts under the allow-all dev-listener policy.
+        BULWARK_MQTT_DEVICE_CA_POLICY: 'dev-listener',
         BULWARK_LOG_LEVEL: 'WARN',
         // AWS's per-connection quotas (100 publishes/s, 512 KB/s) are Bulwark's defaults; the peers
         // have none, so they are lifted here to compare like with like.

@@ -41,7 +41,15 @@ export type ErrorCode =
   | 'Unauthorized'
   | 'InternalFailure'
   // IAM (users and access keys).
-  | 'NoSuchEntity';
+  | 'NoSuchEntity'
+  // Device certificates and CA certificates (src/pki).
+  | 'CertificateState'
+  | 'CertificateValidation'
+  | 'CertificateConflict'
+  | 'RegistrationCodeValidation'
+  // IoT policies (src/policy).
+  | 'MalformedPolicy'
+  | 'VersionsLimitExceeded';
 
 /** How each edge reports an error: the CLI exit code, and AWS's error type and HTTP status. */
 interface ErrorShape {
@@ -98,6 +106,24 @@ const SHAPES: Record<ErrorCode, ErrorShape> = {
   Unauthorized: { exitCode: 1, awsType: 'UnauthorizedException', httpStatus: 401 },
   InternalFailure: { exitCode: 1, awsType: 'InternalFailureException', httpStatus: 500 },
   NoSuchEntity: { exitCode: 1, awsType: 'NoSuchEntityException', httpStatus: 404 },
+  CertificateState: { exitCode: 1, awsType: 'CertificateStateException', httpStatus: 406 },
+  CertificateValidation: {
+    exitCode: 1,
+    awsType: 'CertificateValidationException',
+    httpStatus: 400,
+  },
+  CertificateConflict: { exitCode: 1, awsType: 'CertificateConflictException', httpStatus: 409 },
+  RegistrationCodeValidation: {
+    exitCode: 1,
+    awsType: 'RegistrationCodeValidationException',
+    httpStatus: 400,
+  },
+  MalformedPolicy: { exitCode: 2, awsType: 'MalformedPolicyException', httpStatus: 400 },
+  VersionsLimitExceeded: {
+    exitCode: 1,
+    awsType: 'VersionsLimitExceededException',
+    httpStatus: 409,
+  },
 };
 
 export class BulwarkError extends Error {

@@ -2,7 +2,9 @@ import { mkdirSync } from 'node:fs';
 import type { Config } from '../config/index.js';
 import { ensureAdministrator } from '../iam/index.js';
 import { Kms } from '../kms/index.js';
+import { ensureDeviceCa, type DeviceCa } from '../pki/device-ca.js';
 import { ensureServerIdentity, type ServerIdentity } from '../pki/server-identity.js';
+import { ensureDevListenerPolicy } from '../policy/dev-listener.js';
 import { openStore, type SealedStore } from '../store/index.js';
 import { migrations } from './migrations.js';
 
@@ -52,19 +54,27 @@ export async function openDataDir(
 
 export interface InitialisedDataDir {
   identity: ServerIdentity;
+  /** The CA that signs the device certificates Bulwark issues (its key sealed in the store). */
+  deviceCa: DeviceCa;
   /** Where the administrator's first access key was written, when this call created it. */
   adminCredentialsFile?: string;
 }
 
 /**
- * What init creates, idempotently: the server CA and certificate, and the administrator IAM user
- * `admin` with a first access key written to a 0600 file in the data dir.
+ * What init creates, idempotently: the server CA and certificate, the device CA, the administrator IAM user
+ * `admin` with a first access key written to a 0600 file in the data dir, and the IoT policy
+ * `dev-listener` that authorizes the dev listener's clients.
  */
 export async function initialiseDataDir(
   dataDir: OpenDataDir,
   config: Config,
 ): Promise<InitialisedDataDir> {
   const identity = await ensureServerIdentity(dataDir.store, config.dataDir, config.hostNames);
+  const deviceCa = await ensureDeviceCa(dataDir.store, config.dataDir);
   const adminCredentialsFile = await ensureAdministrator(dataDir.store, config.dataDir);
-  return { identity, ...(adminCredentialsFile ? { adminCredentialsFile } : {}) };
+  await ensureDevListenerPolicy(dataDir.store, {
+    region: config.region,
+    accountId: config.accountId,
+  });
+  return { identity, deviceCa, ...(adminCredentialsFile ? { adminCredentialsFile } : {}) };
 }

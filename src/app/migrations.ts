@@ -2,7 +2,8 @@ import { retainedMigrations } from '../broker/retained.js';
 import { sessionMigrations } from '../broker/session-store.js';
 import { iamMigrations } from '../iam/migrations.js';
 import { encryptionConfigurationMigrations } from '../kms/encryption-configuration.js';
-import { pkiMigrations } from '../pki/migrations.js';
+import { deviceCertificateMigrations, pkiMigrations } from '../pki/migrations.js';
+import { policyMigrations } from '../policy/migrations.js';
 import { registryMigrations } from '../registry/index.js';
 import type { Migration } from '../store/index.js';
 
@@ -14,4 +15,6 @@ export const migrations: Migration[] = [
   ...iamMigrations,
   ...encryptionConfigurationMigrations,
   ...registryMigrations,
+  ...policyMigrations,
+  ...deviceCertificateMigrations,
 ];

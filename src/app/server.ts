@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import type { Server } from 'node:net';
@@ -7,17 +8,11 @@ import { endpointOperations } from '../api/endpoint.js';
 import { ApiMetrics, createMetricsRegistry } from '../api/metrics.js';
 import type { Operation } from '../api/operation.js';
 import { apiSecureContextOptions, createApiServer, type ApiServer } from '../api/server.js';
-import {
-  Broker,
-  chainTrustAccess,
-  listenDev,
-  listenTls,
-  RetainedMessages,
-  SessionStore,
-} from '../broker/index.js';
+import { Broker, listenDev, listenTls, RetainedMessages, SessionStore } from '../broker/index.js';
 import { MQTT_ALPN_PROTOCOL, shareHttpsPortWithMqtt } from '../broker/transports/alpn.js';
 import { mqttSecureContextOptions } from '../broker/transports/tls.js';
 import type { IamIdentity } from '../broker/access.js';
+import type { Message } from '../broker/message.js';
 import { attachWss, type SignedUrlRefusal, type WssListener } from '../broker/transports/ws.js';
 import type { Config } from '../config/index.js';
 import { BulwarkError, isBulwarkError } from '../errors.js';
@@ -32,7 +27,14 @@ import {
   encryptionConfigurationOperations,
 } from '../kms/encryption-configuration.js';
 import type { Logger } from '../logs/logger.js';
+import { Pki, pkiOperations } from '../pki/index.js';
 import { serverCaPath } from '../pki/server-identity.js';
+import {
+  PolicyDecisions,
+  policyOperations,
+  PolicyService,
+  registryDirectory,
+} from '../policy/index.js';
 import { Registry, registryOperations } from '../registry/index.js';
 import {
   readCertificatePair,
@@ -41,6 +43,7 @@ import {
   type CertificatePair,
 } from '../tls/certificate-files.js';
 import { tlsServerOptions } from '../tls/policies.js';
+import { DeviceAccess } from './device-access.js';
 import { initialiseDataDir, openDataDir, type OpenDataDir } from './data-dir.js';
 
 const KEY_DELETION_SWEEP_MS = 60 * 60 * 1000;
@@ -111,29 +114,39 @@ async function verifySignedWebSocketUrl(
   }
 }
 
+/** Every certificate in a PEM bundle. */
+function certificatesOf(bundle: string): X509Certificate[] {
+  return (bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map(
+    (pem) => new X509Certificate(pem),
+  );
+}
+
 function closeServer(server: Server | undefined): Promise<void> {
   return new Promise((resolve) => (server ? server.close(() => resolve()) : resolve()));
 }
 
-/** The thing registry, its events (when enabled) published by the broker as AWS does: QoS 1. */
+/**
+ * The thing registry, its events (when enabled) published by the broker as AWS does: QoS 1. The
+ * principals attached to things are certificates `principalExists` knows.
+ */
 function registryOn(
-  broker: Broker,
+  publish: (message: Message) => Promise<void>,
   dataDir: OpenDataDir,
   config: Config,
   logger: Logger,
+  principalExists: (principal: string) => Promise<boolean>,
 ): Registry {
   return new Registry({
     store: dataDir.store,
     region: config.region,
     accountId: config.accountId,
     logger,
+    principalExists,
     events: {
       publish: (topic, payload) =>
-        broker
-          .publish({ topic, payload, qos: 1, retain: false, properties: {} })
-          .catch((error: unknown) =>
-            logger.error({ err: error, topic }, 'registry event could not be published'),
-          ),
+        publish({ topic, payload, qos: 1, retain: false, properties: {} }).catch((error: unknown) =>
+          logger.error({ err: error, topic }, 'registry event could not be published'),
+        ),
     },
   });
 }
@@ -179,12 +192,10 @@ export async function startBulwark(
   };
   try {
     sweepKeys();
-    const { identity, adminCredentialsFile } = await initialiseDataDir(dataDir, config);
+    const { identity, deviceCa, adminCredentialsFile } = await initialiseDataDir(dataDir, config);
     const served: CertificatePair = operatorCertificate ?? identity;
     const mqttPolicy = tlsServerOptions(config.tls.mqttPolicy ?? config.tls.policy);
     const apiPolicy = config.tls.apiPolicy ?? config.tls.policy;
-    // Without a device CA, the MQTT listener trusts only the server CA, which signs no client certificate.
-    const mqttDeviceCas = deviceCaPems ?? [identity.caCertificatePem];
     if (dataDir.created)
       logger.info(
         { dataDir: config.dataDir, serverCa: serverCaPath(config.dataDir) },
@@ -195,19 +206,81 @@ export async function startBulwark(
         { adminCredentials: adminCredentialsFile },
         'created the administrator IAM user admin; its access key is in this file (mode 0600): keep it safe, then delete the file',
       );
+    // Events the broker publishes for others (registry events, just-in-time registrations).
+    const publish = (message: Message): Promise<void> =>
+      broker ? broker.publish(message) : Promise.resolve();
+    // Device certificates and thing principals refer to each other: each asks the other's store
+    // (only once requests arrive, when both exist).
+    const registry = registryOn(publish, dataDir, config, logger, (principal) =>
+      pki.certificates.exists(principal),
+    );
+    const decisions = await PolicyDecisions.load(dataDir.store, logger);
+    const pki = await Pki.open({
+      store: dataDir.store,
+      region: config.region,
+      accountId: config.accountId,
+      deviceCa,
+      logger,
+      hasAttachedThings: (certificateArn) => registry.principals.isAttached(certificateArn),
+      hasAttachedPolicies: async (certificateArn) =>
+        (await policies.targets.attachedTo([certificateArn])).length > 0,
+    });
+    await registry.principals.load();
+    const policies = new PolicyService({
+      store: dataDir.store,
+      ...account,
+      decisions,
+      directory: registryDirectory(registry),
+      logger,
+    });
+    const access = new DeviceAccess({
+      certificates: pki.directory,
+      registry,
+      policies: decisions,
+      account,
+      trustedCas: (deviceCaPems ?? []).flatMap(certificatesOf),
+      trustedCaPolicy: config.mqtt.deviceCaPolicy,
+      publishEvent: (topic, payload) =>
+        void publish({
+          topic,
+          payload: Buffer.from(JSON.stringify(payload)),
+          qos: 1,
+          retain: false,
+          properties: {},
+        }).catch((error: unknown) =>
+          logger.error({ err: error, topic }, 'certificate event could not be published'),
+        ),
+      logger,
+    });
     broker = new Broker({
-      access: chainTrustAccess,
+      access,
       limits: config.mqtt.limits,
       retained: await RetainedMessages.load(dataDir.store),
       sessionStore: new SessionStore(dataDir.store),
       logger,
     });
+    const liveBroker = broker;
+    // Revocation that bites: a certificate or CA leaving ACTIVE cuts its live connections now.
+    pki.directory.onStatusChange((change) => {
+      const closed =
+        change.kind === 'certificate'
+          ? liveBroker.disconnectWhere(
+              (principal) =>
+                principal.kind === 'certificate' && principal.id === change.certificateId,
+              `certificate ${change.status}`,
+            )
+          : liveBroker.disconnectWhere(
+              (principal) => access.issuedBy(principal, change.caCertificateId),
+              `CA certificate ${change.status}`,
+            );
+      if (closed > 0)
+        logger.info({ change, closed }, 'closed the connections of a certificate no longer ACTIVE');
+    });
     const restored = await broker.restoreSessions();
     if (restored > 0) logger.info({ sessions: restored }, 'restored persistent MQTT sessions');
-    if (!deviceCaPems)
-      logger.warn(
-        'mqtt.deviceCaFile is not set: no device certificate is accepted on the MQTT TLS and WSS listeners',
-      );
+    // OpenSSL checks chains against these; the access control also accepts CAs registered later
+    // and certificates registered without their CA.
+    const mqttDeviceCas = [...(deviceCaPems ?? []), ...pki.directory.trustedCaPems()];
     mqtt = await listenTls(broker, {
       host: config.host,
       port: config.mqttPort,
@@ -215,6 +288,7 @@ export async function startBulwark(
       privateKeyPem: served.privateKeyPem,
       deviceCaPems: mqttDeviceCas,
       policyOptions: mqttPolicy,
+      verifyPeer: access.verifyPeer,
       logger,
     });
     if (config.devPort !== null) dev = await listenDev(broker, '127.0.0.1', config.devPort);
@@ -222,7 +296,9 @@ export async function startBulwark(
     const operations: Operation[] = [
       ...endpointOperations(config),
       ...encryptionConfigurationOperations(encryption),
-      ...registryOperations(registryOn(broker, dataDir, config, logger)),
+      ...registryOperations(registry),
+      ...policyOperations(policies),
+      ...pkiOperations(pki),
     ];
     const authenticate = sigV4Authenticator(new IamUsers(dataDir.store), account);
     api = await createApiServer({
@@ -236,14 +312,16 @@ export async function startBulwark(
       authorizer: administratorOnly,
       metrics: new ApiMetrics(createMetricsRegistry()),
       metricsOpenOnLoopback: config.api.metricsOpenOnLoopback,
-      ...(deviceCaPems ? { deviceCaPems } : {}),
+      deviceCaPems: mqttDeviceCas,
       ...(config.mqtt.alpnOnApiPort ? { extraAlpnProtocols: [MQTT_ALPN_PROTOCOL] } : {}),
     });
     wss = attachWss(broker, api.server, {
       logger,
       verifySignedUrl: (request) => verifySignedWebSocketUrl(authenticate, request),
+      verifyPeer: access.verifyPeer,
     });
-    if (config.mqtt.alpnOnApiPort) shareHttpsPortWithMqtt(broker, api.server, logger);
+    if (config.mqtt.alpnOnApiPort)
+      shareHttpsPortWithMqtt(broker, api.server, logger, access.verifyPeer);
     await api.listen({ host: config.host, port: config.apiPort });
     await encryption.resumePendingMove();
     if (certificateFiles) {
@@ -255,7 +333,7 @@ export async function startBulwark(
         served,
         (pair) => {
           mqttServer.setSecureContext(mqttSecureContextOptions(pair, mqttDeviceCas, mqttPolicy));
-          apiServer.setSecureContext(apiSecureContextOptions(pair, apiPolicy, deviceCaPems));
+          apiServer.setSecureContext(apiSecureContextOptions(pair, apiPolicy, mqttDeviceCas));
           logger.info(
             { certificateFile: certificateFiles.certificateFile },
             'server certificate reloaded',

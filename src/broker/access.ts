@@ -9,6 +9,21 @@ export interface Principal {
   id: string;
   kind: 'certificate' | 'iam' | 'dev';
   certificate?: X509Certificate;
+  /**
+   * What the access control worked out at CONNECT for its later decisions (the policies'
+   * targets, the connected thing, the certificate's fields, …): opaque to the broker. A session
+   * restored after a restart has none until its client connects again.
+   */
+  authorization?: unknown;
+}
+
+/** What a CONNECT asks for, as authentication and the iot:Connect decision see it. */
+export interface ConnectRequest {
+  clientId: string;
+  /** The session outlives the connection (MQTT 5 Clean Start 0 with expiry, 3.1.1 clean session 0). */
+  persistent: boolean;
+  /** The will's topic, when the CONNECT carries one. */
+  willTopic?: string;
 }
 
 /** An IAM user that signed the WebSocket URL (SigV4, service `iotdevicegateway`). */
@@ -33,10 +48,12 @@ export interface ConnectionFacts {
  * resource is the client id for `connect` and the topic or filter otherwise.
  */
 export interface AccessControl {
+  /** Runs once per CONNECT, so it may look things up; undefined refuses the client. */
   authenticate(
     connection: ConnectionFacts,
     certificate: X509Certificate | undefined,
-  ): Principal | undefined;
+    connect: ConnectRequest,
+  ): Principal | undefined | Promise<Principal | undefined>;
   authorize(
     principal: Principal,
     action: BrokerAction,
@@ -44,24 +61,3 @@ export interface AccessControl {
     clientId: string,
   ): boolean;
 }
-
-/**
- * Until the identity and policy issue lands: a certificate that chained to the device CA (the TLS
- * handshake verified it) is a principal, so is an IAM user that signed its WebSocket URL, the
- * development listener's clients are `dev`, and all may do everything.
- */
-export const chainTrustAccess: AccessControl = {
-  authenticate(connection, certificate) {
-    if (connection.listener === 'dev') return { id: 'dev', kind: 'dev' };
-    if (connection.iam) return { id: connection.iam.arn, kind: 'iam' };
-    if (!certificate) return undefined;
-    return {
-      id: certificate.fingerprint256.replace(/:/g, '').toLowerCase(),
-      kind: 'certificate',
-      certificate,
-    };
-  },
-  authorize() {
-    return true;
-  },
-};

@@ -2,7 +2,7 @@ import type { X509Certificate } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { QoS } from 'mqtt-packet';
 import type { Logger } from '../logs/logger.js';
-import type { AccessControl, BrokerAction, ConnectionFacts } from './access.js';
+import type { AccessControl, BrokerAction, ConnectionFacts, Principal } from './access.js';
 import { Connection, type Will } from './connection.js';
 import { LifecycleEvents } from './lifecycle.js';
 import type { BrokerLimits } from './limits.js';
@@ -608,13 +608,13 @@ export class Broker {
   }
 
   /**
-   * Closes every connection acting as `principalId` at once (its certificate revoked or
-   * deactivated, say); returns how many. MQTT 5 clients are told why (0x87).
+   * Closes at once every connection whose principal `test` picks (its certificate revoked, its
+   * CA deactivated, …); returns how many. MQTT 5 clients are told why (0x87).
    */
-  disconnectPrincipal(principalId: string, why: string): number {
+  disconnectWhere(test: (principal: Principal) => boolean, why: string): number {
     let closed = 0;
     for (const connection of this.connections) {
-      if (connection.principal?.id !== principalId) continue;
+      if (!connection.principal || !test(connection.principal)) continue;
       connection.disconnect(Reason.NotAuthorized, why);
       closed += 1;
     }

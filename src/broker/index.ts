@@ -1,10 +1,5 @@
 export { Broker, type BrokerOptions } from './broker.js';
-export {
-  chainTrustAccess,
-  type AccessControl,
-  type BrokerAction,
-  type Principal,
-} from './access.js';
+export { type AccessControl, type BrokerAction, type Principal } from './access.js';
 export { AWS_LIMITS, type BrokerLimits } from './limits.js';
 export { RetainedMessages, retainedMigrations } from './retained.js';
 export { SessionStore, sessionMigrations } from './session-store.js';

@@ -68,6 +68,12 @@ export const configSchema = z
       .object({
         /** PEM file of the CA certificate(s) device certificates must chain to; none: no TLS client is accepted. */
         deviceCaFile: z.string().min(1).nullable().default(null),
+        /**
+         * The IoT policy under which certificates from `deviceCaFile` act without being registered
+         * (one policy for the fleet; policy variables such as the certificate's common name tell
+         * devices apart). None: they must be registered like any other certificate.
+         */
+        deviceCaPolicy: z.string().min(1).nullable().default(null),
         /** Also serve MQTT on the API port to clients negotiating ALPN x-amzn-mqtt-ca, as AWS does on 443. */
         alpnOnApiPort: z.boolean().default(false),
         limits: z

@@ -6,6 +6,7 @@ export const THING_GROUPS_TABLE = 'registry_thing_groups';
 export const GROUP_MEMBERS_TABLE = 'registry_thing_group_members';
 export const EVENT_CONFIGURATIONS_TABLE = 'registry_event_configurations';
 export const WRITE_LOCK_TABLE = 'registry_write_lock';
+export const THING_PRINCIPALS_TABLE = 'registry_thing_principals';
 
 /**
  * The registry's tables. Names, ids, versions and dates stay plaintext (lookups and listings need
@@ -97,6 +98,27 @@ export const registryMigrations: Migration[] = [
           columns: { name: { type: 'text' }, touched_at: { type: 'integer' } },
           primaryKey: ['name'],
           sealed: [],
+        },
+      },
+    ],
+  },
+  {
+    // Which principals (certificate ARNs) are attached to which things, and how (AWS's
+    // thingPrincipalType). Plaintext: the broker's index loads it at start.
+    id: 'registry-0002-thing-principals',
+    steps: [
+      {
+        createTable: {
+          name: THING_PRINCIPALS_TABLE,
+          columns: {
+            thing_name: { type: 'text' },
+            principal: { type: 'text' },
+            thing_principal_type: { type: 'text' },
+            attached_at: { type: 'integer' },
+          },
+          primaryKey: ['thing_name', 'principal'],
+          sealed: [],
+          indexes: [['principal']],
         },
       },
     ],

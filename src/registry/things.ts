@@ -20,6 +20,7 @@ import {
   thingTypeNotFound,
 } from './records.js';
 import { membershipEvent } from './thing-groups.js';
+import type { ThingPrincipals } from './thing-principals.js';
 import { searchableAttributesOf } from './thing-types.js';
 import { invalid } from './validation.js';
 
@@ -86,9 +87,11 @@ function versionConflict(name: string): BulwarkError {
  */
 export class Things {
   private readonly context: RegistryContext;
+  private readonly principals: ThingPrincipals;
 
-  constructor(context: RegistryContext) {
+  constructor(context: RegistryContext, principals: ThingPrincipals) {
     this.context = context;
+    this.principals = principals;
   }
 
   private ids(row: Row): ThingIds {
@@ -256,7 +259,7 @@ export class Things {
   async update(input: UpdateThingInput): Promise<void> {
     if (input.removeThingType === true && input.thingTypeName !== undefined)
       throw invalid('Only one of thingTypeName and removeThingType=true may be given');
-    await this.context.write(async (tx, emit) => {
+    const updated = await this.context.write(async (tx, emit) => {
       const row = await readThing(tx, input.thingName);
       if (!row) throw thingNotFound(input.thingName);
       if (input.expectedVersion !== undefined && input.expectedVersion !== row.version)
@@ -282,16 +285,23 @@ export class Things {
         if (currentType !== null) emit(this.associationEvent(next, currentType, 'DELETED'));
         if (nextType !== null) emit(this.associationEvent(next, nextType, 'CREATED'));
       }
+      return next;
     });
+    this.principals.thingChanged(updated);
   }
 
-  /** Deletes the thing and its group memberships; a thing that does not exist is no error (AWS). */
+  /**
+   * Deletes the thing and its group memberships; a thing that does not exist is no error (AWS),
+   * one with principals attached is refused.
+   */
   async delete(name: string, expectedVersion: number | undefined): Promise<void> {
     await this.context.write(async (tx, emit) => {
       const row = await readThing(tx, name);
       if (!row) return;
       if (expectedVersion !== undefined && expectedVersion !== row.version)
         throw versionConflict(name);
+      if (await this.principals.hasPrincipals(tx, name))
+        throw invalid(`Cannot delete. Thing ${name} is still attached to one or more principals`);
       await this.leaveAllGroups(tx, row, emit);
       await tx.delete(THINGS_TABLE, { thing_name: name });
       emit(this.thingEvent(row, 'DELETED'));
@@ -313,11 +323,5 @@ export class Things {
       if (group) emit(membershipEvent(this.context, group, row, membership, 'REMOVED'));
     }
     await tx.deleteWhere(GROUP_MEMBERS_TABLE, { thing_name: row.thing_name });
-  }
-
-  /** Principals attached to the thing; none until certificates can be attached (identity issue). */
-  async principals(name: string): Promise<Page<string>> {
-    if (!(await readThing(this.context.store, name))) throw thingNotFound(name);
-    return { items: [] };
   }
 }

@@ -39,7 +39,10 @@ before(async () => {
   stranger = writePems(dir, 'stranger', await issueClientCertificate(otherCa, 'intruder'));
   const dataDir = join(dir, 'data');
   server = await startServer(fileScope, ['--data-dir', dataDir, ...EPHEMERAL_PORTS], {
-    env: { BULWARK_MQTT_DEVICE_CA_FILE: join(dir, 'device-ca.pem') },
+    env: {
+      BULWARK_MQTT_DEVICE_CA_FILE: join(dir, 'device-ca.pem'),
+      BULWARK_MQTT_DEVICE_CA_POLICY: 'dev-listener',
+    },
   });
   serverCaPath = join(dataDir, 'pki', 'server-ca.pem');
 });

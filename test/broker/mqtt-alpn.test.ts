@@ -16,6 +16,7 @@ test('with mqtt.alpnOnApiPort, MQTT over ALPN x-amzn-mqtt-ca shares the HTTPS po
   const server = await startServer(t, ['--data-dir', join(dir, 'data'), ...EPHEMERAL_PORTS], {
     env: {
       BULWARK_MQTT_DEVICE_CA_FILE: join(dir, 'device-ca.pem'),
+      BULWARK_MQTT_DEVICE_CA_POLICY: 'dev-listener',
       BULWARK_MQTT_ALPN_ON_API_PORT: 'true',
     },
   });

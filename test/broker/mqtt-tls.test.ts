@@ -20,7 +20,10 @@ test('MQTT over mutual TLS: mosquitto clients with a device certificate publish 
   const stranger = writePems(dir, 'stranger', await issueClientCertificate(otherCa, 'intruder'));
   const dataDir = join(dir, 'data');
   const server = await startServer(t, ['--data-dir', dataDir, ...EPHEMERAL_PORTS], {
-    env: { BULWARK_MQTT_DEVICE_CA_FILE: join(dir, 'device-ca.pem') },
+    env: {
+      BULWARK_MQTT_DEVICE_CA_FILE: join(dir, 'device-ca.pem'),
+      BULWARK_MQTT_DEVICE_CA_POLICY: 'dev-listener',
+    },
   });
   const serverCa = join(dataDir, 'pki', 'server-ca.pem');
   const common = ['-h', 'localhost', '-p', String(server.ready.mqtt), '--cafile', serverCa];

@@ -45,7 +45,10 @@ before(async () => {
   stranger = await issueClientCertificate(otherCa, 'intruder');
   dataDir = join(dir, 'data');
   server = await startServer(fileScope, ['--data-dir', dataDir, ...EPHEMERAL_PORTS], {
-    env: { BULWARK_MQTT_DEVICE_CA_FILE: join(dir, 'device-ca.pem') },
+    env: {
+      BULWARK_MQTT_DEVICE_CA_FILE: join(dir, 'device-ca.pem'),
+      BULWARK_MQTT_DEVICE_CA_POLICY: 'dev-listener',
+    },
   });
   serverCa = readFileSync(join(dataDir, 'pki', 'server-ca.pem'), 'utf8');
 });
@@ -176,7 +179,7 @@ test('without a client certificate, or with one from another CA, the upgrade get
   const presence = await watchConnects(t);
   const anonymous = await handshake(t, {});
   assert.equal(anonymous.status, 401);
-  assert.match(anonymous.body, /client certificate/);
+  assert.match(anonymous.body, /device certificate/);
   assert.equal((await handshake(t, { certificate: stranger })).status, 401);
 
   // MQTT.js gets no CONNACK either way.

@@ -102,11 +102,12 @@ test('kms rewrap moves stored values to the newest key version, showing progress
   );
   const rewrap = runCli(['kms', 'rewrap', '--data-dir', dataDir]);
   assert.equal(rewrap.status, 0, rewrap.stderr);
-  // Init sealed the server CA and certificate (4 values) and the administrator's access key.
-  assert.deepEqual(JSON.parse(rewrap.stdout), { rewrapped: 5, replacedMeanwhile: 0, remaining: 0 });
+  // Init sealed the server CA and certificate (4 values), the administrator's access key, the
+  // dev-listener policy and its version, and the device CA (certificate and key).
+  assert.deepEqual(JSON.parse(rewrap.stdout), { rewrapped: 9, replacedMeanwhile: 0, remaining: 0 });
   assert.match(
     rewrap.stderr,
-    /rewrap: 4 of 5 values \(pki_server_identity\)\nrewrap: 5 of 5 values \(iam_access_keys\)/,
+    /rewrap: 4 of 9 values \(pki_server_identity\)\nrewrap: 5 of 9 values \(iam_access_keys\)\nrewrap: 6 of 9 values \(policy_policies\)\nrewrap: 7 of 9 values \(policy_versions\)\nrewrap: 9 of 9 values \(pki_device_ca\)/,
   );
   const again = runCli(['kms', 'rewrap', '--data-dir', dataDir]);
   assert.deepEqual(JSON.parse(again.stdout), { rewrapped: 0, replacedMeanwhile: 0, remaining: 0 });

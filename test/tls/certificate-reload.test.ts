@@ -52,6 +52,7 @@ test('an operator certificate is served on both listeners and reloaded without a
       BULWARK_TLS_CERTIFICATE_FILE: certificateFile,
       BULWARK_TLS_PRIVATE_KEY_FILE: privateKeyFile,
       BULWARK_MQTT_DEVICE_CA_FILE: join(dir, 'device-ca.pem'),
+      BULWARK_MQTT_DEVICE_CA_POLICY: 'dev-listener',
     },
   });
   const serialOf = (pem: string) => new X509Certificate(pem).serialNumber;

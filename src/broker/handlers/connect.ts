@@ -60,14 +60,34 @@ export async function handleConnect(connection: Connection, packet: IConnectPack
     );
   }
 
-  const principal = broker.access.authenticate(connection.facts, connection.certificate);
-  if (!principal) return refuse(connection, Reason.NotAuthorized, 'no accepted client certificate');
+  const persistent =
+    connection.version === 5
+      ? packet.clean === false && (properties.sessionExpiryInterval ?? 0) > 0
+      : packet.clean === false;
+  const principal = await broker.access.authenticate(connection.facts, connection.certificate, {
+    clientId,
+    persistent,
+    ...(packet.will ? { willTopic: packet.will.topic } : {}),
+  });
+  if (connection.state === 'closed') return;
+  if (!principal) return refuse(connection, Reason.NotAuthorized, 'no accepted client credentials');
   if (!broker.access.authorize(principal, 'connect', clientId, clientId))
     return refuse(
       connection,
       Reason.NotAuthorized,
       'not authorized to connect with this client id',
     );
+  // A will is a publish made later on the client's behalf: it needs the same rights now, or a
+  // client could write into another device's topic by leaving.
+  if (
+    packet.will &&
+    (!broker.access.authorize(principal, 'publish', packet.will.topic, clientId) ||
+      (packet.will.retain === true &&
+        !broker.access.authorize(principal, 'retain', packet.will.topic, clientId)))
+  ) {
+    broker.countDenied(connection, 'publish', packet.will.topic);
+    return refuse(connection, Reason.NotAuthorized, 'not authorized to publish the will message');
+  }
   connection.principal = principal;
 
   if (packet.will) {

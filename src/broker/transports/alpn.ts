@@ -2,6 +2,7 @@ import type { Server as HttpsServer } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../../logs/logger.js';
 import type { Broker } from '../broker.js';
+import { chainVerifier, type PeerVerifier } from './tls.js';
 
 /** AWS IoT's ALPN protocol name for MQTT with a client certificate on port 443. */
 export const MQTT_ALPN_PROTOCOL = 'x-amzn-mqtt-ca';
@@ -11,7 +12,12 @@ export const MQTT_ALPN_PROTOCOL = 'x-amzn-mqtt-ca';
  * `x-amzn-mqtt-ca` is handed to the broker (a device certificate is required), every other
  * connection goes on to HTTP. The HTTPS server must offer the protocol in its ALPN list.
  */
-export function shareHttpsPortWithMqtt(broker: Broker, server: HttpsServer, logger: Logger): void {
+export function shareHttpsPortWithMqtt(
+  broker: Broker,
+  server: HttpsServer,
+  logger: Logger,
+  verifyPeer: PeerVerifier = chainVerifier,
+): void {
   const httpHandlers = server.listeners('secureConnection') as ((socket: TLSSocket) => void)[];
   server.removeAllListeners('secureConnection');
   server.on('secureConnection', (socket: TLSSocket) => {
@@ -19,12 +25,11 @@ export function shareHttpsPortWithMqtt(broker: Broker, server: HttpsServer, logg
       for (const handler of httpHandlers) handler.call(server, socket);
       return;
     }
-    if (!socket.authorized) {
+    const certificate = socket.getPeerX509Certificate();
+    const verdict = verifyPeer(socket, certificate);
+    if (!verdict.accepted) {
       logger.info(
-        {
-          remoteAddress: socket.remoteAddress,
-          reason: String(socket.authorizationError ?? 'no client certificate'),
-        },
+        { remoteAddress: socket.remoteAddress, reason: verdict.reason },
         'MQTT over ALPN refused',
       );
       socket.destroy();
@@ -34,7 +39,7 @@ export function shareHttpsPortWithMqtt(broker: Broker, server: HttpsServer, logg
     broker.accept(
       socket,
       { remoteAddress: socket.remoteAddress ?? 'unknown', listener: 'tls' },
-      socket.getPeerX509Certificate(),
+      certificate,
     );
   });
 }

@@ -5,6 +5,7 @@ import { createWebSocketStream, WebSocketServer, type RawData, type WebSocket } 
 import type { Logger } from '../../logs/logger.js';
 import type { IamIdentity } from '../access.js';
 import type { Broker } from '../broker.js';
+import { chainVerifier, type PeerVerifier } from './tls.js';
 
 /** The path AWS IoT serves MQTT over WebSocket on (`wss://<endpoint>/mqtt`). */
 export const MQTT_WS_PATH = '/mqtt';
@@ -36,6 +37,8 @@ export interface WssListenerOptions {
    * it, or a refusal. Without it only client certificates are accepted.
    */
   verifySignedUrl?(request: IncomingMessage): Promise<IamIdentity | SignedUrlRefusal>;
+  /** Whether a client certificate will do (default: it chains to a CA the API listener trusts). */
+  verifyPeer?: PeerVerifier;
 }
 
 export interface WssListener {
@@ -164,14 +167,16 @@ export function attachWss(
       );
       return;
     }
-    if (tlsSocket.authorized !== true) {
-      const presented = Object.keys(tlsSocket.getPeerCertificate()).length > 0;
+    const verdict = (options.verifyPeer ?? chainVerifier)(
+      tlsSocket,
+      tlsSocket.getPeerX509Certificate(),
+    );
+    if (!verdict.accepted)
       return refused(
         401,
-        'a client certificate issued by the device CA, or a URL signed with SigV4, is required',
-        presented ? String(tlsSocket.authorizationError) : 'no client certificate',
+        'a registered device certificate, or a URL signed with SigV4, is required',
+        verdict.reason,
       );
-    }
     upgrade();
   };
   server.on('upgrade', onUpgrade);

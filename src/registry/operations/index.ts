@@ -3,6 +3,7 @@ import type { Registry } from '../registry.js';
 import { eventConfigurationOperations } from './event-configurations.js';
 import { tagOperations } from './tags.js';
 import { thingGroupOperations } from './thing-groups.js';
+import { thingPrincipalOperations } from './thing-principals.js';
 import { thingTypeOperations } from './thing-types.js';
 import { thingOperations } from './things.js';
 
@@ -10,6 +11,7 @@ import { thingOperations } from './things.js';
 export function registryOperations(registry: Registry): Operation[] {
   return [
     ...thingOperations(registry),
+    ...thingPrincipalOperations(registry),
     ...thingTypeOperations(registry),
     ...thingGroupOperations(registry),
     ...tagOperations(registry),

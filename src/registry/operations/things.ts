@@ -22,7 +22,7 @@ import {
   pathName,
 } from './common.js';
 
-/** CreateThing, DescribeThing, ListThings, UpdateThing, DeleteThing, ListThingPrincipals. */
+/** CreateThing, DescribeThing, ListThings, UpdateThing, DeleteThing. */
 export function thingOperations(registry: Registry): Operation[] {
   const thingArn = (request: { params: Record<string, string> }) =>
     registry.arns.thing(request.params.thingName ?? '');
@@ -132,18 +132,6 @@ export function thingOperations(registry: Registry): Operation[] {
           queryInteger(request.query, 'expectedVersion'),
         );
         return {};
-      },
-    }),
-    controlOperation({
-      name: 'ListThingPrincipals',
-      method: 'GET',
-      path: '/things/:thingName/principals',
-      readOnly: true,
-      resource: thingArn,
-      async handle(request) {
-        const name = pathName(request, 'thingName');
-        pageFromQuery(request, 'ListThingPrincipals');
-        return listResult('principals', await registry.things.principals(name));
       },
     }),
   ];

@@ -1,0 +1,67 @@
+import type { Operation, OperationRequest, OperationResult } from '../../api/operation.js';
+import {
+  constraintError,
+  optionalString,
+  queryInteger,
+  queryValue,
+  requiredString,
+  type StringRule,
+} from '../../registry/validation.js';
+import { MAX_PAGE_SIZE } from '../service-context.js';
+
+/** PolicyName in the AWS IoT API model. */
+export const POLICY_NAME: StringRule = { min: 1, max: 128, pattern: '[\\w+=,.@-]+' };
+/** PolicyVersionId in the AWS IoT API model. */
+export const POLICY_VERSION_ID: StringRule = { min: 1, max: 128, pattern: '[0-9]+' };
+/** PolicyDocument: the model's bound on the string; the 2048-character rule is the parser's. */
+export const POLICY_DOCUMENT: StringRule = { min: 0, max: 404_600 };
+export const MARKER: StringRule = { min: 1, max: 1024 };
+export const TARGET: StringRule = { min: 1, max: 2048 };
+
+/** A policy operation on the control plane; its IAM action is `iot:{name}`. */
+export function controlOperation(spec: {
+  name: string;
+  method: Operation['method'];
+  path: string;
+  readOnly: boolean;
+  resource?: (request: OperationRequest) => string;
+  handle: (request: OperationRequest) => Promise<OperationResult>;
+}): Operation {
+  return {
+    name: spec.name,
+    action: `iot:${spec.name}`,
+    method: spec.method,
+    path: spec.path,
+    plane: 'control',
+    readOnly: spec.readOnly,
+    ...(spec.resource ? { resource: spec.resource } : {}),
+    handle: spec.handle,
+  };
+}
+
+export function policyNameOf(request: OperationRequest): string {
+  return requiredString(request.params.policyName, 'policyName', POLICY_NAME);
+}
+
+export function versionIdOf(request: OperationRequest): string {
+  return requiredString(request.params.policyVersionId, 'policyVersionId', POLICY_VERSION_ID);
+}
+
+/** restJson1 timestamps: epoch seconds, with milliseconds as the fraction. */
+export function epochSeconds(ms: number): number {
+  return ms / 1000;
+}
+
+/** `marker` and `pageSize` from the query (pageSize 1–250, default 250). */
+export function markerPage(request: OperationRequest): { marker?: string; pageSize: number } {
+  const marker = optionalString(queryValue(request.query, 'marker'), 'marker', MARKER);
+  const pageSize = queryInteger(request.query, 'pageSize') ?? MAX_PAGE_SIZE;
+  if (pageSize < 1)
+    throw constraintError('pageSize', 'Member must have value greater than or equal to 1');
+  if (pageSize > MAX_PAGE_SIZE)
+    throw constraintError(
+      'pageSize',
+      `Member must have value less than or equal to ${MAX_PAGE_SIZE}`,
+    );
+  return { ...(marker !== undefined ? { marker } : {}), pageSize };
+}
