@@ -68,3 +68,29 @@ export interface Operation {
   resource?(request: OperationRequest): string;
   handle(request: OperationRequest): Promise<OperationResult>;
 }
+
+/** A control-plane operation whose IAM action is `iot:{name}`, as most of AWS IoT's are. */
+export function controlOperation(spec: {
+  name: string;
+  method: Operation['method'];
+  path: string;
+  readOnly: boolean;
+  resource?: (request: OperationRequest) => string;
+  handle: (request: OperationRequest) => Promise<OperationResult>;
+}): Operation {
+  return {
+    name: spec.name,
+    action: `iot:${spec.name}`,
+    method: spec.method,
+    path: spec.path,
+    plane: 'control',
+    readOnly: spec.readOnly,
+    ...(spec.resource ? { resource: spec.resource } : {}),
+    handle: spec.handle,
+  };
+}
+
+/** restJson1 timestamps: epoch seconds, with milliseconds as the fraction. */
+export function epochSeconds(ms: number): number {
+  return ms / 1000;
+}

@@ -214,10 +214,15 @@ export class Connection {
    * Sends `ack` once `done` settles, after every acknowledgement asked for before it, so PUBACKs
    * go out in the order their PUBLISHes arrived [MQTT-4.6.0-2]. A failure closes the connection.
    */
-  acknowledgeInOrder(done: Promise<void>, ack?: Packet): void {
+  acknowledgeInOrder(done: Promise<void>, ack: Packet): void {
     this.acknowledged = this.acknowledged
-      .then(() => done.then(() => ack && this.send(ack)))
+      .then(() => done.then(() => this.send(ack)))
       .catch((error: unknown) => this.internalError(error));
+  }
+
+  /** Work with nothing to acknowledge (a QoS 0 PUBLISH routed): a failure closes the connection. */
+  failOn(work: Promise<void>): void {
+    work.catch((error: unknown) => this.internalError(error));
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { Operation } from '../api/operation.js';
+import { epochSeconds, type Operation } from '../api/operation.js';
 import { BulwarkError, isBulwarkError } from '../errors.js';
 import type { Logger } from '../logs/logger.js';
 import { rewrapAll, type Migration, type SealedStore } from '../store/index.js';
@@ -70,10 +70,6 @@ export interface UpdateEncryptionConfigurationInput {
 
 /** Thrown from the progress callback to stop a move when the server closes. */
 class MoveStopped extends Error {}
-
-function epochSeconds(ms: number): number {
-  return ms / 1000;
-}
 
 export class EncryptionConfiguration {
   private progress: DataMoveProgress | undefined;

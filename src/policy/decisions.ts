@@ -139,19 +139,12 @@ export class PolicyDecisions {
     resourceArn: string,
     context: AuthorizationContext,
   ): Decision {
-    let allowed = false;
-    for (const target of targets) {
-      const names = this.attachments.get(target);
-      if (names === undefined) continue;
-      for (const name of names) {
-        const document = this.documents.get(name);
-        if (document === undefined) continue;
-        const verdict = judge(document, action, resourceArn, context, allowed);
-        if (verdict === 'deny') return 'deny';
-        if (verdict === 'allow') allowed = true;
-      }
-    }
-    return allowed ? 'allow' : 'implicit-deny';
+    return this.decideByPolicyNames(
+      targets.flatMap((target) => this.attachments.get(target) ?? []),
+      action,
+      resourceArn,
+      context,
+    );
   }
 
   /** The decision under named policies directly (the dev listener's `dev-listener`). */

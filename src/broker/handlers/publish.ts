@@ -169,5 +169,5 @@ export async function handlePublish(connection: Connection, packet: IPublishPack
   const routed = broker.publish(message, { connection, storeReceipts: false });
   if (packet.qos === 1)
     connection.acknowledgeInOrder(routed, { cmd: 'puback', messageId: packet.messageId as number });
-  else connection.acknowledgeInOrder(routed);
+  else connection.failOn(routed);
 }

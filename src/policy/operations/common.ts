@@ -1,4 +1,4 @@
-import type { Operation, OperationRequest, OperationResult } from '../../api/operation.js';
+import type { OperationRequest } from '../../api/operation.js';
 import {
   constraintError,
   optionalString,
@@ -18,26 +18,7 @@ export const POLICY_DOCUMENT: StringRule = { min: 0, max: 404_600 };
 export const MARKER: StringRule = { min: 1, max: 1024 };
 export const TARGET: StringRule = { min: 1, max: 2048 };
 
-/** A policy operation on the control plane; its IAM action is `iot:{name}`. */
-export function controlOperation(spec: {
-  name: string;
-  method: Operation['method'];
-  path: string;
-  readOnly: boolean;
-  resource?: (request: OperationRequest) => string;
-  handle: (request: OperationRequest) => Promise<OperationResult>;
-}): Operation {
-  return {
-    name: spec.name,
-    action: `iot:${spec.name}`,
-    method: spec.method,
-    path: spec.path,
-    plane: 'control',
-    readOnly: spec.readOnly,
-    ...(spec.resource ? { resource: spec.resource } : {}),
-    handle: spec.handle,
-  };
-}
+export { controlOperation, epochSeconds } from '../../api/operation.js';
 
 export function policyNameOf(request: OperationRequest): string {
   return requiredString(request.params.policyName, 'policyName', POLICY_NAME);
@@ -45,11 +26,6 @@ export function policyNameOf(request: OperationRequest): string {
 
 export function versionIdOf(request: OperationRequest): string {
   return requiredString(request.params.policyVersionId, 'policyVersionId', POLICY_VERSION_ID);
-}
-
-/** restJson1 timestamps: epoch seconds, with milliseconds as the fraction. */
-export function epochSeconds(ms: number): number {
-  return ms / 1000;
 }
 
 /** `marker` and `pageSize` from the query (pageSize 1–250, default 250). */

@@ -1,4 +1,4 @@
-import type { Operation, OperationRequest, OperationResult } from '../../api/operation.js';
+import type { OperationRequest, OperationResult } from '../../api/operation.js';
 import type { AttributePayload } from '../attributes.js';
 import { pageRequest, type Page, type PageRequest } from '../pagination.js';
 import type { Tag } from '../tags.js';
@@ -18,35 +18,11 @@ import {
   type StringRule,
 } from '../validation.js';
 
-/** A registry operation on the control plane; its IAM action is `iot:{name}`. */
-export function controlOperation(spec: {
-  name: string;
-  method: Operation['method'];
-  path: string;
-  readOnly: boolean;
-  resource?: (request: OperationRequest) => string;
-  handle: (request: OperationRequest) => Promise<OperationResult>;
-}): Operation {
-  return {
-    name: spec.name,
-    action: `iot:${spec.name}`,
-    method: spec.method,
-    path: spec.path,
-    plane: 'control',
-    readOnly: spec.readOnly,
-    ...(spec.resource ? { resource: spec.resource } : {}),
-    handle: spec.handle,
-  };
-}
+export { controlOperation, epochSeconds } from '../../api/operation.js';
 
 /** A resource name from the path (thingName, thingTypeName, thingGroupName). */
 export function pathName(request: OperationRequest, param: string): string {
   return requiredString(request.params[param], param, RESOURCE_NAME);
-}
-
-/** restJson1 timestamps: epoch seconds, with milliseconds as the fraction. */
-export function epochSeconds(ms: number): number {
-  return ms / 1000;
 }
 
 /** nextToken and maxResults from the query, for the list named `list`. */
