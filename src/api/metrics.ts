@@ -1,4 +1,5 @@
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { BrokerObserver } from '../broker/index.js';
 
 /** The process-wide metrics registry served at `/metrics`: Node's own metrics, then each part's. */
 export function createMetricsRegistry(): Registry {
@@ -27,4 +28,35 @@ export class ApiMetrics {
       registers: [registry],
     });
   }
+}
+
+/**
+ * What the broker counts: requests refused (by authentication, or by policy per action), messages
+ * dropped for a subscriber, and the connections open now.
+ */
+export function brokerMetrics(registry: Registry, connections: () => number): BrokerObserver {
+  const denied = new Counter({
+    name: 'bulwark_mqtt_denied_total',
+    help: 'MQTT requests refused: authenticate (no accepted credentials) or an action denied by policy (connect, publish, retain, subscribe, receive)',
+    labelNames: ['action'],
+    registers: [registry],
+  });
+  const dropped = new Counter({
+    name: 'bulwark_mqtt_dropped_messages_total',
+    help: 'Messages dropped for one subscriber: backlog (QoS 0 past 1 MB unsent) or queue-limit (past the queue limits)',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'bulwark_mqtt_connections',
+    help: 'MQTT connections open now, on every listener',
+    registers: [registry],
+    collect() {
+      this.set(connections());
+    },
+  });
+  return {
+    denied: (action) => denied.inc({ action }),
+    dropped: (reason) => dropped.inc({ reason }),
+  };
 }

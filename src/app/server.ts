@@ -5,7 +5,7 @@ import type { Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { Server as TlsServer } from 'node:tls';
 import { endpointOperations } from '../api/endpoint.js';
-import { ApiMetrics, createMetricsRegistry } from '../api/metrics.js';
+import { ApiMetrics, brokerMetrics, createMetricsRegistry } from '../api/metrics.js';
 import type { Operation } from '../api/operation.js';
 import { apiSecureContextOptions, createApiServer, type ApiServer } from '../api/server.js';
 import { Broker, listenDev, listenTls, RetainedMessages, SessionStore } from '../broker/index.js';
@@ -252,13 +252,16 @@ export async function startBulwark(
         ),
       logger,
     });
+    const metricsRegistry = createMetricsRegistry();
     broker = new Broker({
       access,
+      observer: brokerMetrics(metricsRegistry, () => broker?.connectionCount ?? 0),
       limits: config.mqtt.limits,
       retained: await RetainedMessages.load(dataDir.store),
       sessionStore: new SessionStore(dataDir.store),
       logger,
     });
+
     const liveBroker = broker;
     // Revocation that bites: a certificate or CA leaving ACTIVE cuts its live connections now.
     pki.directory.onStatusChange((change) => {
@@ -310,7 +313,7 @@ export async function startBulwark(
       account,
       authenticate,
       authorizer: administratorOnly,
-      metrics: new ApiMetrics(createMetricsRegistry()),
+      metrics: new ApiMetrics(metricsRegistry),
       metricsOpenOnLoopback: config.api.metricsOpenOnLoopback,
       deviceCaPems: mqttDeviceCas,
       ...(config.mqtt.alpnOnApiPort ? { extraAlpnProtocols: [MQTT_ALPN_PROTOCOL] } : {}),

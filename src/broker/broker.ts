@@ -27,8 +27,17 @@ export interface Publisher {
   storeReceipts: boolean;
 }
 
+/** What the broker counts for metrics (the app wires it to Prometheus counters). */
+export interface BrokerObserver {
+  /** A request refused: by authentication at CONNECT, or by policy for an action. */
+  denied(action: BrokerAction | 'authenticate'): void;
+  /** A message dropped for one subscriber: QoS 0 to a backlogged connection, or past a queue limit. */
+  dropped(reason: 'backlog' | 'queue-limit'): void;
+}
+
 export interface BrokerOptions {
   access: AccessControl;
+  observer?: BrokerObserver;
   limits: BrokerLimits;
   retained: RetainedMessages;
   sessionStore: SessionStore;
@@ -59,6 +68,7 @@ const SWEEP_MS = 1000;
  */
 export class Broker {
   readonly access: AccessControl;
+  private readonly observer: BrokerObserver | undefined;
   readonly limits: BrokerLimits;
   readonly topicLimits: TopicLimits;
   readonly logger: Logger;
@@ -74,6 +84,7 @@ export class Broker {
 
   constructor(options: BrokerOptions) {
     this.access = options.access;
+    this.observer = options.observer;
     this.limits = options.limits;
     this.topicLimits = {
       maxTopicBytes: options.limits.maxTopicBytes,
@@ -148,6 +159,15 @@ export class Broker {
     if (!this.isPersistent(session)) return;
     session.stored = true;
     await this.sessionStore.saveSession(session);
+  }
+
+  /** A CONNECT whose credentials no principal answers to. */
+  countUnauthenticated(connection: Connection): void {
+    this.observer?.denied('authenticate');
+    this.logger.info(
+      { clientId: connection.clientId, remoteAddress: connection.facts.remoteAddress },
+      'CONNECT refused: no accepted credentials',
+    );
   }
 
   /** Sessions that were persistent when the broker last stopped, with their stored messages. */
@@ -343,10 +363,10 @@ export class Broker {
 
   /** The policy check on every delivery (iot:Receive); a restored session without a principal yet is let through. */
   private mayReceive(session: Session, topic: string): boolean {
-    return (
-      !session.principal ||
-      this.access.authorize(session.principal, 'receive', topic, session.clientId)
-    );
+    if (!session.principal) return true;
+    const allowed = this.access.authorize(session.principal, 'receive', topic, session.clientId);
+    if (!allowed) this.observer?.denied('receive');
+    return allowed;
   }
 
   /** Retained messages for a new subscription, flagged RETAIN [MQTT-3.3.1-8]. */
@@ -439,6 +459,7 @@ export class Broker {
     if (!connection) return;
     if (connection.backlogBytes > QOS0_BACKLOG_BYTES) {
       session.dropped += 1;
+      this.observer?.dropped('backlog');
       return;
     }
     sendPublish(connection, delivery, undefined, false, encoded);
@@ -476,6 +497,7 @@ export class Broker {
       session.spilled += 1;
       return 'spilled';
     }
+    this.observer?.dropped('queue-limit');
     if (session.dropped++ === 0 || session.dropped % 1000 === 0)
       this.logger.warn(
         { clientId: session.clientId, dropped: session.dropped },
@@ -622,6 +644,7 @@ export class Broker {
   }
 
   countDenied(connection: Connection, action: BrokerAction, resource: string): void {
+    this.observer?.denied(action);
     this.logger.info(
       { clientId: connection.clientId, principal: connection.principal?.id, action, resource },
       'denied by policy',

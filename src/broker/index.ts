@@ -1,4 +1,4 @@
-export { Broker, type BrokerOptions } from './broker.js';
+export { Broker, type BrokerObserver, type BrokerOptions } from './broker.js';
 export { type AccessControl, type BrokerAction, type Principal } from './access.js';
 export { AWS_LIMITS, type BrokerLimits } from './limits.js';
 export { RetainedMessages, retainedMigrations } from './retained.js';

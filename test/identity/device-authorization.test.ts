@@ -17,7 +17,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import type { IClientOptions, MqttClient } from 'mqtt';
-import { iotClient, serverCa } from '../helpers/aws-api.js';
+import { iotClient, serverCa, signedRequest } from '../helpers/aws-api.js';
 import { type Cleanup, EPHEMERAL_PORTS, fileCleanup, startServer } from '../helpers/cli.js';
 import { connectUrlWithInbox, type Inbox } from '../helpers/mqtt-clients.js';
 import { needCommand } from '../helpers/services.js';
@@ -28,6 +28,7 @@ const dir = tempDir(files, 'bulwark-identity-');
 const dataDir = join(dir, 'data');
 let iot: IoTClient;
 let mqttPort: number;
+let apiPort: number;
 let unique = 0;
 
 interface Device {
@@ -146,6 +147,7 @@ async function refusedConnect(t: Cleanup, who: Device, options: IClientOptions):
 before(async () => {
   const server = await startServer(files, ['--data-dir', dataDir, ...EPHEMERAL_PORTS]);
   mqttPort = server.ready.mqtt;
+  apiPort = server.ready.api;
   iot = iotClient({ port: server.ready.api, dataDir });
   await iot.send(
     new CreatePolicyCommand({
@@ -290,4 +292,30 @@ test('revoking a certificate cuts its live connection within a second, and it ca
   const cutAfter = (await closed) - revokedAt;
   assert.ok(cutAfter < 1000, `cut off ${cutAfter} ms after the revocation was asked for`);
   assert.equal(await refusedConnect(t, a, {}), 0x87);
+});
+
+/** One series of a Prometheus counter from `/metrics` (0 when absent). */
+async function counter(series: string): Promise<number> {
+  const metrics = await signedRequest(
+    { port: apiPort, dataDir },
+    { method: 'GET', path: '/metrics', headers: {} },
+  );
+  const line = metrics.body.split('\n').find((candidate) => candidate.startsWith(`${series} `));
+  return line === undefined ? 0 : Number(line.slice(series.length + 1));
+}
+
+test('denials are counted in /metrics by action', async (t) => {
+  const a = await device('own-topics');
+  const b = await device('own-topics');
+  const publishes = await counter('bulwark_mqtt_denied_total{action="publish"}');
+  const subscribes = await counter('bulwark_mqtt_denied_total{action="subscribe"}');
+  const connects = await counter('bulwark_mqtt_denied_total{action="connect"}');
+  const { client } = await connectDevice(t, a);
+  await assert.rejects(client.publishAsync(`devices/${b.thingName}/x`, 'no', { qos: 1 }));
+  assert.equal(await subscribeCode(client, `devices/${b.thingName}/#`), 0x87);
+  assert.equal(await refusedConnect(t, a, { clientId: b.thingName }), 0x87);
+  assert.equal(await counter('bulwark_mqtt_denied_total{action="publish"}'), publishes + 1);
+  assert.equal(await counter('bulwark_mqtt_denied_total{action="subscribe"}'), subscribes + 1);
+  assert.equal(await counter('bulwark_mqtt_denied_total{action="connect"}'), connects + 1);
+  assert.ok((await counter('bulwark_mqtt_connections')) >= 1);
 });

@@ -70,13 +70,18 @@ export async function handleConnect(connection: Connection, packet: IConnectPack
     ...(packet.will ? { willTopic: packet.will.topic } : {}),
   });
   if (connection.state === 'closed') return;
-  if (!principal) return refuse(connection, Reason.NotAuthorized, 'no accepted client credentials');
-  if (!broker.access.authorize(principal, 'connect', clientId, clientId))
+  if (!principal) {
+    broker.countUnauthenticated(connection);
+    return refuse(connection, Reason.NotAuthorized, 'no accepted client credentials');
+  }
+  if (!broker.access.authorize(principal, 'connect', clientId, clientId)) {
+    broker.countDenied(connection, 'connect', clientId);
     return refuse(
       connection,
       Reason.NotAuthorized,
       'not authorized to connect with this client id',
     );
+  }
   // A will is a publish made later on the client's behalf: it needs the same rights now, or a
   // client could write into another device's topic by leaving.
   if (
