@@ -263,6 +263,22 @@ export async function startBulwark(
     });
 
     const liveBroker = broker;
+    // DeleteCertificate with forceDelete leaves no policy attached to the certificate behind.
+    pki.directory.onStatusChange((change) => {
+      if (change.kind !== 'certificate' || change.status !== 'DELETED') return;
+      const certificateArn = `arn:aws:iot:${account.region}:${account.accountId}:cert/${change.certificateId}`;
+      void policies.targets
+        .attachedTo([certificateArn])
+        .then((names) =>
+          Promise.all(names.map((name) => policies.targets.detach(name, certificateArn))),
+        )
+        .catch((error: unknown) =>
+          logger.error(
+            { err: error, certificateArn },
+            'could not detach the policies of a deleted certificate',
+          ),
+        );
+    });
     // Revocation that bites: a certificate or CA leaving ACTIVE cuts its live connections now.
     pki.directory.onStatusChange((change) => {
       const closed =

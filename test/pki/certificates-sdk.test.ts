@@ -6,7 +6,10 @@ import {
   CreateKeysAndCertificateCommand,
   CreateThingCommand,
   DeleteCACertificateCommand,
+  AttachPolicyCommand,
+  CreatePolicyCommand,
   DeleteCertificateCommand,
+  ListTargetsForPolicyCommand,
   DeleteThingCommand,
   DescribeCACertificateCommand,
   DescribeCertificateCommand,
@@ -26,6 +29,7 @@ import { createHash, webcrypto, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { eventually } from '../helpers/wait.js';
 import { iotClient, type ApiTarget } from '../helpers/aws-api.js';
 import { createTestCa, issueClientCertificate } from '../helpers/certificates.js';
 import { EPHEMERAL_PORTS, fileCleanup, startServer } from '../helpers/cli.js';
@@ -391,6 +395,34 @@ test('DeleteCertificate: not while ACTIVE (406), not while attached to a thing (
     404,
   );
   await client.send(new DeleteThingCommand({ thingName: 'delete-cert-thing' }));
+});
+
+test('DeleteCertificate: attached policies refuse it (409) unless forceDelete, which detaches them', async () => {
+  const created = await client.send(new CreateKeysAndCertificateCommand({ setAsActive: false }));
+  const certificateId = created.certificateId as string;
+  const target = created.certificateArn as string;
+  await client.send(
+    new CreatePolicyCommand({
+      policyName: 'deleted-cert-policy',
+      policyDocument: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Action: 'iot:Connect', Resource: '*' }],
+      }),
+    }),
+  );
+  await client.send(new AttachPolicyCommand({ policyName: 'deleted-cert-policy', target }));
+  await fails(
+    client.send(new DeleteCertificateCommand({ certificateId })),
+    'DeleteConflictException',
+    409,
+  );
+  await client.send(new DeleteCertificateCommand({ certificateId, forceDelete: true }));
+  await eventually(async () => {
+    const targets = await client.send(
+      new ListTargetsForPolicyCommand({ policyName: 'deleted-cert-policy' }),
+    );
+    return (targets.targets ?? []).length === 0;
+  }, 'the deleted certificate no longer holds the policy');
 });
 
 test('ListCertificates pages with pageSize and marker, newest first unless ascending', async () => {
