@@ -143,6 +143,7 @@ export class Broker {
     session.expirySeconds = expirySeconds;
     session.offlineSince = undefined;
     session.principal = connection.principal;
+    session.will = connection.will ? { ...connection.will } : undefined;
     connection.session = session;
     this.sessions.set(session.clientId, session);
     // A persistent session is on disk before CONNACK says it exists.
@@ -174,6 +175,7 @@ export class Broker {
   async restoreSessions(): Promise<number> {
     const now = Date.now();
     let restored = 0;
+    const wills: [Session, StoredSession, number][] = [];
     const inMemory = this.limits.maxInflight + this.limits.maxQueuedMessages;
     for (const stored of await this.sessionStore.loadAll(inMemory)) {
       const remainingMs = stored.offlineSince + stored.expirySeconds * 1000 - now;
@@ -181,13 +183,22 @@ export class Broker {
         await this.sessionStore.deleteSession(stored.clientId);
         continue;
       }
-      this.restoreSession(stored, remainingMs);
+      wills.push([this.restoreSession(stored, remainingMs), stored, remainingMs]);
       restored += 1;
+    }
+    // Once every session (and so every subscription) is back: a will whose connection was up at
+    // the crash is due now (after its delay), a delayed one keeps its time; either way no later
+    // than its session's end, which would send it too.
+    for (const [session, { will: pending }, remainingMs] of wills) {
+      if (!pending) continue;
+      const { dueAt, ...will } = pending;
+      const delayMs = dueAt === undefined ? will.delaySeconds * 1000 : dueAt - now;
+      this.scheduleWill(session, will, Math.min(delayMs, remainingMs));
     }
     return restored;
   }
 
-  private restoreSession(stored: StoredSession, remainingMs: number): void {
+  private restoreSession(stored: StoredSession, remainingMs: number): Session {
     const session = new Session(stored.clientId);
     session.stored = true;
     session.expirySeconds = stored.expirySeconds;
@@ -210,9 +221,11 @@ export class Broker {
     }
     session.spilled = stored.spilled;
     session.nextSeq = stored.nextSeq;
+
     session.expiryTimer = setTimeout(() => void this.endSession(session), remainingMs);
     session.expiryTimer.unref();
     this.sessions.set(session.clientId, session);
+    return session;
   }
 
   /** After CONNACK: re-sends what was in flight [MQTT-4.4.0-1], then what was queued. */
@@ -233,7 +246,13 @@ export class Broker {
     const session = connection.session;
     if (!session || session.connection !== connection) return;
     session.connection = undefined;
-    if (!connection.closedNormally && connection.will) this.scheduleWill(session, connection.will);
+    session.will = undefined;
+    if (!connection.closedNormally && connection.will)
+      this.scheduleWill(
+        session,
+        connection.will,
+        Math.min(connection.will.delaySeconds, session.expirySeconds) * 1000,
+      );
     if (session.expirySeconds === 0) {
       void this.endSession(session);
       return;
@@ -252,13 +271,23 @@ export class Broker {
     session.expiryTimer.unref();
   }
 
-  private scheduleWill(session: Session, will: Will): void {
-    const delay = Math.min(will.delaySeconds, session.expirySeconds);
-    if (delay === 0) return this.publishInBackground(will.message, 'will message');
+  /** Sends a will after `delayMs` [MQTT-3.1.3-9], kept with a persistent session meanwhile. */
+  private scheduleWill(session: Session, will: Will, delayMs: number): void {
+    if (delayMs <= 0) return this.publishInBackground(will.message, 'will message');
+    session.will = { ...will, dueAt: Date.now() + delayMs };
     const timer = setTimeout(() => {
       this.pendingWills.delete(session);
+      session.will = undefined;
       this.publishInBackground(will.message, 'will message');
-    }, delay * 1000);
+      // Sent: a restart must not send it again.
+      if (session.stored)
+        this.saveSession(session).catch((error: unknown) =>
+          this.logger.error(
+            { err: error, clientId: session.clientId },
+            'could not store the session',
+          ),
+        );
+    }, delayMs);
     timer.unref();
     this.pendingWills.set(session, { will, timer });
   }

@@ -2,7 +2,7 @@ import type { QoS } from 'mqtt-packet';
 import type { Migration, Row, Store, StoreWriter } from '../store/index.js';
 import type { Principal } from './access.js';
 import type { Delivery, MessageProperties } from './message.js';
-import type { SubscriptionOptions } from './session.js';
+import type { PendingWill, SubscriptionOptions } from './session.js';
 
 const SESSIONS = 'broker_sessions';
 const SESSION_MESSAGES = 'broker_session_messages';
@@ -61,6 +61,7 @@ export interface StoredSession {
   subscriptions: [string, SubscriptionOptions][];
   receivedQos2: number[];
   principal?: Principal;
+  will?: PendingWill;
   messages: StoredMessage[];
   /** Deliveries left in the store beyond `messages`, all queued, all newer. */
   spilled: number;
@@ -76,12 +77,15 @@ export interface PersistedSessionState {
   subscriptions: Map<string, SubscriptionOptions>;
   receivedQos2: Set<number>;
   principal: Principal | undefined;
+  will: PendingWill | undefined;
 }
 
 interface SessionStateColumn {
   subscriptions: [string, SubscriptionOptions][];
   receivedQos2: number[];
   principal?: { id: string; kind: Principal['kind'] };
+  /** The will message packed as a delivery (packDelivery), base64. */
+  will?: { packed: string; delaySeconds: number; dueAt?: number };
 }
 
 interface StoredDelivery {
@@ -146,6 +150,29 @@ function unpackDelivery(packed: Buffer): Delivery {
   return fromStored(description, Buffer.from(packed.subarray(4 + length)));
 }
 
+function packWill(will: PendingWill): NonNullable<SessionStateColumn['will']> {
+  const { message } = will;
+  const delivery = {
+    message,
+    qos: message.qos,
+    retain: message.retain,
+    subscriptionIdentifiers: [],
+  };
+  return {
+    packed: packDelivery(delivery).toString('base64'),
+    delaySeconds: will.delaySeconds,
+    ...(will.dueAt !== undefined ? { dueAt: will.dueAt } : {}),
+  };
+}
+
+function unpackWill(stored: NonNullable<SessionStateColumn['will']>): PendingWill {
+  return {
+    message: unpackDelivery(Buffer.from(stored.packed, 'base64')).message,
+    delaySeconds: stored.delaySeconds,
+    ...(stored.dueAt !== undefined ? { dueAt: stored.dueAt } : {}),
+  };
+}
+
 interface UnflushedDelivery {
   clientId: string;
   message: StoredMessage;
@@ -202,6 +229,7 @@ export class SessionStore {
       ...(session.principal
         ? { principal: { id: session.principal.id, kind: session.principal.kind } }
         : {}),
+      ...(session.will ? { will: packWill(session.will) } : {}),
     };
     return {
       client_id: session.clientId,
@@ -379,6 +407,7 @@ export class SessionStore {
         subscriptions: state.subscriptions,
         receivedQos2: state.receivedQos2,
         ...(state.principal ? { principal: state.principal } : {}),
+        ...(state.will ? { will: unpackWill(state.will) } : {}),
         messages: messages.sort((a, b) => a.seq - b.seq),
         spilled: total - messages.length,
         nextSeq: newest ? (newest.seq as number) + 1 : 0,

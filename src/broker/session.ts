@@ -1,7 +1,7 @@
 import type { QoS } from 'mqtt-packet';
 import type { Principal } from './access.js';
 import type { Connection } from './connection.js';
-import type { Delivery } from './message.js';
+import type { Delivery, Message } from './message.js';
 
 export interface SubscriptionOptions {
   qos: QoS;
@@ -9,6 +9,13 @@ export interface SubscriptionOptions {
   retainAsPublished: boolean;
   retainHandling: 0 | 1 | 2;
   subscriptionIdentifier?: number;
+}
+
+export interface PendingWill {
+  message: Message;
+  delaySeconds: number;
+  /** Epoch ms it goes out; unset while its connection is up. */
+  dueAt?: number;
 }
 
 /** An outgoing QoS 1/2 message the client has not finished acknowledging. */
@@ -55,6 +62,12 @@ export class Session {
   stored = false;
   /** Sequence number of the next delivery stored for this (persistent) session. */
   nextSeq = 0;
+  /**
+   * The will the store keeps with a persistent session, so a restart after a crash still sends
+   * it ([MQTT-3.1.2-8]; the server may defer it until the restart): the live connection's will,
+   * or, once that connection was lost, the delayed will and when it is due.
+   */
+  will: PendingWill | undefined;
   /** Who the session acts as, for authorizing deliveries while it is offline or reconnecting. */
   principal: Principal | undefined;
   private lastPacketId = 0;

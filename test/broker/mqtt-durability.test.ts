@@ -183,3 +183,43 @@ test('a connection over its publish rate is throttled, not cut off: every messag
   assert.equal(publisher.connected, true, 'the publisher was not disconnected');
   await stopServer(server);
 });
+
+test('the will of a persistent session connected at kill -9 is sent after the restart; a discarded one is not [MQTT-3.1.2-8]', async (t) => {
+  const dataDir = join(tempDir(t), 'data');
+  const args = ['--data-dir', dataDir, ...EPHEMERAL_PORTS_WITH_DEV];
+  const first = await startServer(t, args);
+  const port = first.ready.dev as number;
+  const persistent = {
+    protocolVersion: 5 as const,
+    clean: false,
+    properties: { sessionExpiryInterval: 600 },
+  };
+  const watcher = await connectClient(t, port, { ...persistent, clientId: 'will-watcher' });
+  await watcher.subscribeAsync('status/#', { qos: 1 });
+  await watcher.endAsync();
+  const will = (who: string) => ({
+    topic: `status/${who}`,
+    payload: Buffer.from(`${who} is gone`),
+    qos: 1 as const,
+    retain: false,
+  });
+  // Connected when the server dies: its will must still go out.
+  await connectClient(t, port, { ...persistent, clientId: 'crashed', will: will('crashed') });
+  // Disconnected normally before: its will was discarded and must stay so.
+  const polite = await connectClient(t, port, {
+    ...persistent,
+    clientId: 'polite',
+    will: will('polite'),
+  });
+  await polite.endAsync();
+  assert.equal(await stopServer(first, 'SIGKILL'), 'SIGKILL');
+
+  const second = await startServer(t, args);
+  const { messages } = await connectWithInbox(t, second.ready.dev as number, {
+    ...persistent,
+    clientId: 'will-watcher',
+  });
+  assert.equal((await messages.next(10_000)).payload.toString(), 'crashed is gone');
+  await messages.none(1000);
+  await stopServer(second);
+});

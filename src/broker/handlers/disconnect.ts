@@ -2,7 +2,10 @@ import type { IDisconnectPacket } from 'mqtt-packet';
 import type { Connection } from '../connection.js';
 import { Reason } from '../reason-codes.js';
 
-export function handleDisconnect(connection: Connection, packet: IDisconnectPacket): void {
+export async function handleDisconnect(
+  connection: Connection,
+  packet: IDisconnectPacket,
+): Promise<void> {
   const session = connection.session;
   const expiry = packet.properties?.sessionExpiryInterval;
   if (session && expiry !== undefined) {
@@ -17,5 +20,11 @@ export function handleDisconnect(connection: Connection, packet: IDisconnectPack
   // [MQTT-3.14.4-3] A normal DISCONNECT discards the will; reason 0x04 asks for it to be sent.
   connection.closedNormally = (packet.reasonCode ?? Reason.Success) !== Reason.DisconnectWithWill;
   connection.disconnectReason = 'CLIENT_INITIATED_DISCONNECT';
+  // The discarded will is forgotten in the store before the connection closes, so a crash
+  // right after cannot bring it back at the restart.
+  if (session?.will && connection.closedNormally && session.stored) {
+    session.will = undefined;
+    await connection.broker.saveSession(session);
+  }
   connection.destroy();
 }
