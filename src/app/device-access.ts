@@ -11,6 +11,7 @@ import type { PeerVerdict } from '../broker/transports/tls.js';
 import { ADMIN_USER_NAME } from '../iam/index.js';
 import type { Logger } from '../logs/logger.js';
 import type { DeviceCertificates } from '../pki/device-certificates.js';
+import { certificateIdOf, issuedBy } from '../pki/x509.js';
 import type { AuthorizationContext, CertificateFields, NameFields } from '../policy/context.js';
 import type { PolicyDecisions } from '../policy/decisions.js';
 import type { Registry } from '../registry/index.js';
@@ -56,11 +57,9 @@ export interface DeviceAccessOptions {
   trustedCaPolicy: string | null;
   /** Publishes a broker event (just-in-time registration). */
   publishEvent(topic: string, payload: object): void;
+  /** A certificate's ARN, as the pki names it. */
+  certificateArn(certificateId: string): string;
   logger: Logger;
-}
-
-function certificateIdOf(certificate: X509Certificate): string {
-  return certificate.fingerprint256.replace(/:/g, '').toLowerCase();
 }
 
 const NAME_KEYS: Record<string, keyof NameFields> = {
@@ -122,10 +121,6 @@ function certificateFields(certificate: X509Certificate): CertificateFields {
 
 function isValidNow(certificate: X509Certificate, now: number): boolean {
   return Date.parse(certificate.validFrom) <= now && now <= Date.parse(certificate.validTo);
-}
-
-function issuedBy(certificate: X509Certificate, ca: X509Certificate): boolean {
-  return certificate.checkIssued(ca) && certificate.verify(ca.publicKey);
 }
 
 /**
@@ -211,7 +206,7 @@ export class DeviceAccess implements AccessControl {
       });
     }
     if (!certificates.isActive(certificateId)) return undefined;
-    const certificateArn = this.arn(`cert/${certificateId}`);
+    const certificateArn = this.options.certificateArn(certificateId);
     const thing = registry.principals.thingForConnection(connect.clientId, certificateArn);
     const targets = [certificateArn];
     if (thing) {
@@ -314,7 +309,7 @@ export class DeviceAccess implements AccessControl {
       principal.kind === 'dev'
         ? { policyNames: [DEV_LISTENER_POLICY], context }
         : principal.kind === 'certificate'
-          ? { targets: [this.arn(`cert/${principal.id}`)], context }
+          ? { targets: [this.options.certificateArn(principal.id)], context }
           : {
               iamUserName: principal.id.slice(principal.id.indexOf(':user/') + ':user/'.length),
               context,
@@ -326,7 +321,7 @@ export class DeviceAccess implements AccessControl {
   }
 
   /** Whether a live connection acting as `principal` must go when `caCertificateId` leaves ACTIVE. */
-  issuedBy(principal: Principal, caCertificateId: string): boolean {
+  actsUnderCa(principal: Principal, caCertificateId: string): boolean {
     return (
       (principal.authorization as DeviceAuthorization | undefined)?.caCertificateId ===
       caCertificateId

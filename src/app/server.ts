@@ -12,7 +12,6 @@ import { Broker, listenDev, listenTls, RetainedMessages, SessionStore } from '..
 import { MQTT_ALPN_PROTOCOL, shareHttpsPortWithMqtt } from '../broker/transports/alpn.js';
 import { mqttSecureContextOptions } from '../broker/transports/tls.js';
 import type { IamIdentity } from '../broker/access.js';
-import type { Message } from '../broker/message.js';
 import { attachWss, type SignedUrlRefusal, type WssListener } from '../broker/transports/ws.js';
 import type { Config } from '../config/index.js';
 import { BulwarkError, isBulwarkError } from '../errors.js';
@@ -130,7 +129,7 @@ function closeServer(server: Server | undefined): Promise<void> {
  * principals attached to things are certificates `principalExists` knows.
  */
 function registryOn(
-  publish: (message: Message) => Promise<void>,
+  publishEvent: (topic: string, payload: Buffer) => void,
   dataDir: OpenDataDir,
   config: Config,
   logger: Logger,
@@ -142,12 +141,7 @@ function registryOn(
     accountId: config.accountId,
     logger,
     principalExists,
-    events: {
-      publish: (topic, payload) =>
-        publish({ topic, payload, qos: 1, retain: false, properties: {} }).catch((error: unknown) =>
-          logger.error({ err: error, topic }, 'registry event could not be published'),
-        ),
-    },
+    events: { publish: publishEvent },
   });
 }
 
@@ -206,12 +200,17 @@ export async function startBulwark(
         { adminCredentials: adminCredentialsFile },
         'created the administrator IAM user admin; its access key is in this file (mode 0600): keep it safe, then delete the file',
       );
-    // Events the broker publishes for others (registry events, just-in-time registrations).
-    const publish = (message: Message): Promise<void> =>
-      broker ? broker.publish(message) : Promise.resolve();
+    // Events the broker publishes for others (registry events, just-in-time registrations), at
+    // QoS 1 as AWS does; a failure is logged, as no client waits on it.
+    const publishEvent = (topic: string, payload: Buffer): void =>
+      void broker
+        ?.publish({ topic, payload, qos: 1, retain: false, properties: {} })
+        .catch((error: unknown) =>
+          logger.error({ err: error, topic }, 'event could not be published'),
+        );
     // Device certificates and thing principals refer to each other: each asks the other's store
     // (only once requests arrive, when both exist).
-    const registry = registryOn(publish, dataDir, config, logger, (principal) =>
+    const registry = registryOn(publishEvent, dataDir, config, logger, (principal) =>
       pki.certificates.exists(principal),
     );
     const decisions = await PolicyDecisions.load(dataDir.store, logger);
@@ -240,16 +239,8 @@ export async function startBulwark(
       account,
       trustedCas: (deviceCaPems ?? []).flatMap(certificatesOf),
       trustedCaPolicy: config.mqtt.deviceCaPolicy,
-      publishEvent: (topic, payload) =>
-        void publish({
-          topic,
-          payload: Buffer.from(JSON.stringify(payload)),
-          qos: 1,
-          retain: false,
-          properties: {},
-        }).catch((error: unknown) =>
-          logger.error({ err: error, topic }, 'certificate event could not be published'),
-        ),
+      publishEvent: (topic, payload) => publishEvent(topic, Buffer.from(JSON.stringify(payload))),
+      certificateArn: (certificateId) => pki.arns.certificate(certificateId),
       logger,
     });
     const metricsRegistry = createMetricsRegistry();
@@ -266,7 +257,7 @@ export async function startBulwark(
     // DeleteCertificate with forceDelete leaves no policy attached to the certificate behind.
     pki.directory.onStatusChange((change) => {
       if (change.kind !== 'certificate' || change.status !== 'DELETED') return;
-      const certificateArn = `arn:aws:iot:${account.region}:${account.accountId}:cert/${change.certificateId}`;
+      const certificateArn = pki.arns.certificate(change.certificateId);
       void policies.targets
         .attachedTo([certificateArn])
         .then((names) =>
@@ -289,7 +280,7 @@ export async function startBulwark(
               `certificate ${change.status}`,
             )
           : liveBroker.disconnectWhere(
-              (principal) => access.issuedBy(principal, change.caCertificateId),
+              (principal) => access.actsUnderCa(principal, change.caCertificateId),
               `CA certificate ${change.status}`,
             );
       if (closed > 0)
