@@ -133,6 +133,15 @@ export function queryValue(
   return Array.isArray(value) ? value[0] : value;
 }
 
+/** A query parameter checked as a string member: undefined when absent. */
+export function optionalQueryString(
+  query: Record<string, string | string[]>,
+  name: string,
+  rule: StringRule,
+): string | undefined {
+  return optionalString(queryValue(query, name), name, rule);
+}
+
 export function queryBoolean(
   query: Record<string, string | string[]>,
   name: string,

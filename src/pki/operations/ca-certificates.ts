@@ -4,6 +4,7 @@ import {
   bodyObject,
   optionalBoolean,
   optionalObject,
+  optionalQueryString,
   optionalString,
   queryBoolean,
   queryValue,
@@ -164,11 +165,7 @@ export function caCertificateOperations(pki: Pki): Operation[] {
       path: '/cacertificates',
       readOnly: true,
       async handle(request) {
-        const templateName = optionalString(
-          queryValue(request.query, 'templateName'),
-          'templateName',
-          RESOURCE_NAME,
-        );
+        const templateName = optionalQueryString(request.query, 'templateName', RESOURCE_NAME);
         const page = await pki.caCertificates.list(markerRequest(request), templateName);
         return {
           body: {

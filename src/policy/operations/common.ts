@@ -1,9 +1,8 @@
 import type { OperationRequest } from '../../api/operation.js';
 import {
   constraintError,
-  optionalString,
+  optionalQueryString,
   queryInteger,
-  queryValue,
   requiredString,
   type StringRule,
 } from '../../registry/validation.js';
@@ -30,7 +29,7 @@ export function versionIdOf(request: OperationRequest): string {
 
 /** `marker` and `pageSize` from the query (pageSize 1–250, default 250). */
 export function markerPage(request: OperationRequest): { marker?: string; pageSize: number } {
-  const marker = optionalString(queryValue(request.query, 'marker'), 'marker', MARKER);
+  const marker = optionalQueryString(request.query, 'marker', MARKER);
   const pageSize = queryInteger(request.query, 'pageSize') ?? MAX_PAGE_SIZE;
   if (pageSize < 1)
     throw constraintError('pageSize', 'Member must have value greater than or equal to 1');

@@ -5,11 +5,11 @@ import {
   invalid,
   optionalArray,
   optionalObject,
+  optionalQueryString,
   optionalString,
   queryBoolean,
-  queryValue,
-  RESOURCE_NAME,
   requiredString,
+  RESOURCE_NAME,
   type StringRule,
 } from '../../registry/validation.js';
 import type { PolicyService } from '../service.js';
@@ -141,11 +141,7 @@ export function targetOperations(service: PolicyService): Operation[] {
         const body = bodyObject(request.body);
         refuseCognito(body);
         const principal = optionalString(body.principal, 'principal', TARGET);
-        const thingName = optionalString(
-          queryValue(request.query, 'thingName'),
-          'thingName',
-          RESOURCE_NAME,
-        );
+        const thingName = optionalQueryString(request.query, 'thingName', RESOURCE_NAME);
         return {
           body: { effectivePolicies: await targets.effectivePolicies(principal, thingName) },
         };
@@ -160,11 +156,7 @@ export function targetOperations(service: PolicyService): Operation[] {
         const body = bodyObject(request.body);
         refuseCognito(body);
         const principal = optionalString(body.principal, 'principal', TARGET);
-        const clientId = optionalString(
-          queryValue(request.query, 'clientId'),
-          'clientId',
-          CLIENT_ID,
-        );
+        const clientId = optionalQueryString(request.query, 'clientId', CLIENT_ID);
         const toAdd = nameList(body.policyNamesToAdd, 'policyNamesToAdd');
         const toSkip = nameList(body.policyNamesToSkip, 'policyNamesToSkip');
         const authResults = await tester.test({

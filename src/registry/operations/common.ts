@@ -8,14 +8,14 @@ import {
   optionalArray,
   optionalBoolean,
   optionalObject,
+  optionalQueryString,
   optionalString,
   queryInteger,
-  queryValue,
   requiredString,
   RESOURCE_NAME,
+  type StringRule,
   TAG_KEY,
   TAG_VALUE,
-  type StringRule,
 } from '../validation.js';
 
 export { controlOperation, epochSeconds } from '../../api/operation.js';
@@ -29,7 +29,7 @@ export function pathName(request: OperationRequest, param: string): string {
 export function pageFromQuery(request: OperationRequest, list: string): PageRequest {
   return pageRequest(
     list,
-    optionalString(queryValue(request.query, 'nextToken'), 'nextToken', NEXT_TOKEN),
+    optionalQueryString(request.query, 'nextToken', NEXT_TOKEN),
     queryInteger(request.query, 'maxResults'),
   );
 }

@@ -12,10 +12,10 @@ import {
   optionalBoolean,
   optionalInteger,
   optionalObject,
+  optionalQueryString,
   optionalString,
   queryBoolean,
   queryInteger,
-  queryValue,
   RESOURCE_NAME,
 } from '../validation.js';
 import {
@@ -155,16 +155,8 @@ export function thingGroupOperations(registry: Registry): Operation[] {
       readOnly: true,
       async handle(request) {
         const query = request.query;
-        const parentGroup = optionalString(
-          queryValue(query, 'parentGroup'),
-          'parentGroup',
-          RESOURCE_NAME,
-        );
-        const namePrefixFilter = optionalString(
-          queryValue(query, 'namePrefixFilter'),
-          'namePrefixFilter',
-          RESOURCE_NAME,
-        );
+        const parentGroup = optionalQueryString(query, 'parentGroup', RESOURCE_NAME);
+        const namePrefixFilter = optionalQueryString(query, 'namePrefixFilter', RESOURCE_NAME);
         const recursive = queryBoolean(query, 'recursive');
         const page = await registry.thingGroups.list({
           ...(parentGroup !== undefined ? { parentGroup } : {}),

@@ -9,8 +9,8 @@ import {
   optionalArray,
   optionalBoolean,
   optionalObject,
+  optionalQueryString,
   optionalString,
-  queryValue,
   RESOURCE_NAME,
   type StringRule,
 } from '../validation.js';
@@ -126,11 +126,7 @@ export function thingTypeOperations(registry: Registry): Operation[] {
       path: '/thing-types',
       readOnly: true,
       async handle(request) {
-        const thingTypeName = optionalString(
-          queryValue(request.query, 'thingTypeName'),
-          'thingTypeName',
-          RESOURCE_NAME,
-        );
+        const thingTypeName = optionalQueryString(request.query, 'thingTypeName', RESOURCE_NAME);
         const page = await registry.thingTypes.list({
           ...(thingTypeName !== undefined ? { thingTypeName } : {}),
           page: pageFromQuery(request, 'ListThingTypes'),

@@ -8,10 +8,10 @@ import {
   optionalBoolean,
   optionalInteger,
   optionalObject,
+  optionalQueryString,
   optionalString,
   queryBoolean,
   queryInteger,
-  queryValue,
   RESOURCE_NAME,
 } from '../validation.js';
 import {
@@ -72,21 +72,9 @@ export function thingOperations(registry: Registry): Operation[] {
       readOnly: true,
       async handle(request) {
         const query = request.query;
-        const attributeName = optionalString(
-          queryValue(query, 'attributeName'),
-          'attributeName',
-          ATTRIBUTE_NAME,
-        );
-        const attributeValue = optionalString(
-          queryValue(query, 'attributeValue'),
-          'attributeValue',
-          ATTRIBUTE_VALUE,
-        );
-        const thingTypeName = optionalString(
-          queryValue(query, 'thingTypeName'),
-          'thingTypeName',
-          RESOURCE_NAME,
-        );
+        const attributeName = optionalQueryString(query, 'attributeName', ATTRIBUTE_NAME);
+        const attributeValue = optionalQueryString(query, 'attributeValue', ATTRIBUTE_VALUE);
+        const thingTypeName = optionalQueryString(query, 'thingTypeName', RESOURCE_NAME);
         const usePrefixAttributeValue = queryBoolean(query, 'usePrefixAttributeValue');
         const page = await registry.things.list({
           ...(attributeName !== undefined ? { attributeName } : {}),
