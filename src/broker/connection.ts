@@ -138,6 +138,10 @@ export class Connection {
       void this.handle(packet);
       return;
     }
+    // [MQTT-3.14.4-3] A normal DISCONNECT discards the will as soon as it arrives: the client may
+    // close the socket before a busy handler chain reaches the packet.
+    if (packet.cmd === 'disconnect' && (packet.reasonCode ?? 0) !== Reason.DisconnectWithWill)
+      this.closedNormally = true;
     const isPublish = packet.cmd === 'publish';
     const wait = isPublish ? (this.publishRate?.take(1) ?? 0) : 0;
     if (!this.pending && wait === 0 && !(isPublish && this.publishGate)) {

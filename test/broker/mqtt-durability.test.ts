@@ -211,7 +211,12 @@ test('the will of a persistent session connected at kill -9 is sent after the re
     clientId: 'polite',
     will: will('polite'),
   });
+  const presence = await connectWithInbox(t, port, { protocolVersion: 5, clientId: 'presence' });
+  await presence.client.subscribeAsync('$aws/events/presence/disconnected/polite', { qos: 1 });
   await polite.endAsync();
+  // The server has taken the disconnection in (and stores the discarded will with it).
+  await presence.messages.next();
+  await new Promise((resolve) => setTimeout(resolve, 200));
   assert.equal(await stopServer(first, 'SIGKILL'), 'SIGKILL');
 
   const second = await startServer(t, args);
