@@ -1,5 +1,5 @@
 import type { Row, StoreReader } from '../store/index.js';
-import { checkString, constraintError, invalid, NEXT_TOKEN } from './validation.js';
+import { constraintError, decodeToken, encodeToken } from './validation.js';
 
 /** AWS's range for maxResults on the registry's list calls. */
 export const MAX_RESULTS = 250;
@@ -28,28 +28,6 @@ export function checkMaxResults(value: number | undefined): number {
       `Member must have value less than or equal to ${MAX_RESULTS}`,
     );
   return value;
-}
-
-/**
- * nextToken is opaque to clients: the list it belongs to and the key to resume after. A token
- * from another list, or one that does not decode, is refused rather than silently restarting.
- */
-export function encodeToken(list: string, after: string): string {
-  return Buffer.from(JSON.stringify({ l: list, a: after }), 'utf8').toString('base64url');
-}
-
-export function decodeToken(token: string | undefined, list: string): string | undefined {
-  if (token === undefined) return undefined;
-  checkString(token, 'nextToken', NEXT_TOKEN);
-  let decoded: unknown;
-  try {
-    decoded = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
-  } catch {
-    throw invalid('The nextToken is not valid');
-  }
-  const { l, a } = (decoded ?? {}) as { l?: unknown; a?: unknown };
-  if (l !== list || typeof a !== 'string') throw invalid('The nextToken is not valid');
-  return a;
 }
 
 export function pageRequest(

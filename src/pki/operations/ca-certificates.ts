@@ -1,5 +1,6 @@
 import type { Operation, OperationRequest } from '../../api/operation.js';
-import { controlOperation, epochSeconds, tagList } from '../../registry/operations/common.js';
+import { controlOperation, epochSeconds } from '../../api/operation.js';
+import { tagList } from '../../registry/operations/common.js';
 import {
   bodyObject,
   optionalBoolean,
@@ -10,7 +11,7 @@ import {
   queryValue,
   requiredString,
   RESOURCE_NAME,
-} from '../../registry/validation.js';
+} from '../../api/validation.js';
 import type { Pki } from '../pki.js';
 import type { RegistrationConfig } from '../records.js';
 import { enumValue, markerRequest, pathCertificateId, PEM } from './common.js';

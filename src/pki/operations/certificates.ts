@@ -1,12 +1,12 @@
 import type { Operation, OperationRequest } from '../../api/operation.js';
-import { controlOperation, epochSeconds } from '../../registry/operations/common.js';
+import { controlOperation, epochSeconds } from '../../api/operation.js';
 import {
   bodyObject,
   optionalString,
   queryBoolean,
   queryValue,
   requiredString,
-} from '../../registry/validation.js';
+} from '../../api/validation.js';
 import type { CertificateDescription } from '../certificates.js';
 import type { Pki } from '../pki.js';
 import { CERTIFICATE_STATUSES } from '../records.js';

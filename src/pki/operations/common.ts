@@ -6,7 +6,7 @@ import {
   queryValue,
   requiredString,
   type StringRule,
-} from '../../registry/validation.js';
+} from '../../api/validation.js';
 import { MAX_PAGE_SIZE, type MarkerRequest } from '../pagination.js';
 
 /** AWS IoT's CertificateId: 64 characters of `(0x)?[a-fA-F0-9]+`. */

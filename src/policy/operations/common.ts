@@ -5,7 +5,7 @@ import {
   queryInteger,
   requiredString,
   type StringRule,
-} from '../../registry/validation.js';
+} from '../../api/validation.js';
 import { MAX_PAGE_SIZE } from '../service-context.js';
 
 /** PolicyName in the AWS IoT API model. */

@@ -1,7 +1,7 @@
 import type { Operation } from '../../api/operation.js';
 import { tagList } from '../../registry/operations/common.js';
 import { tagsFromList } from '../../registry/tags.js';
-import { bodyObject, queryBoolean, requiredString } from '../../registry/validation.js';
+import { bodyObject, queryBoolean, requiredString } from '../../api/validation.js';
 import type { PolicyService } from '../service.js';
 import {
   controlOperation,

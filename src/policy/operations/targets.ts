@@ -11,7 +11,7 @@ import {
   requiredString,
   RESOURCE_NAME,
   type StringRule,
-} from '../../registry/validation.js';
+} from '../../api/validation.js';
 import type { PolicyService } from '../service.js';
 import { AUTH_ACTION_TYPES, type AuthActionType, type AuthInfo } from '../test-authorization.js';
 import { controlOperation, markerPage, POLICY_NAME, policyNameOf, TARGET } from './common.js';
