@@ -38,6 +38,7 @@ export type ErrorCode =
   | 'SignatureDoesNotMatch'
   | 'RequestExpired'
   | 'AccessDenied'
+  | 'Forbidden'
   | 'Unauthorized'
   | 'InternalFailure'
   // IAM (users and access keys).
@@ -49,7 +50,10 @@ export type ErrorCode =
   | 'RegistrationCodeValidation'
   // IoT policies (src/policy).
   | 'MalformedPolicy'
-  | 'VersionsLimitExceeded';
+  | 'VersionsLimitExceeded'
+  // Device shadows (src/shadow): iot-data's own names for a version conflict and a non-UTF-8 body.
+  | 'Conflict'
+  | 'UnsupportedDocumentEncoding';
 
 /** How each edge reports an error: the CLI exit code, and AWS's error type and HTTP status. */
 interface ErrorShape {
@@ -103,6 +107,9 @@ const SHAPES: Record<ErrorCode, ErrorShape> = {
   SignatureDoesNotMatch: { exitCode: 1, awsType: 'SignatureDoesNotMatch', httpStatus: 403 },
   RequestExpired: { exitCode: 1, awsType: 'RequestExpired', httpStatus: 403 },
   AccessDenied: { exitCode: 1, awsType: 'AccessDeniedException', httpStatus: 403 },
+  // The data plane's refusal (iot-data's ForbiddenException): a device its IoT policies do not
+  // allow, a request with neither a signature nor a usable certificate, a reserved topic.
+  Forbidden: { exitCode: 1, awsType: 'ForbiddenException', httpStatus: 403 },
   Unauthorized: { exitCode: 1, awsType: 'UnauthorizedException', httpStatus: 401 },
   InternalFailure: { exitCode: 1, awsType: 'InternalFailureException', httpStatus: 500 },
   NoSuchEntity: { exitCode: 1, awsType: 'NoSuchEntityException', httpStatus: 404 },
@@ -123,6 +130,12 @@ const SHAPES: Record<ErrorCode, ErrorShape> = {
     exitCode: 1,
     awsType: 'VersionsLimitExceededException',
     httpStatus: 409,
+  },
+  Conflict: { exitCode: 1, awsType: 'ConflictException', httpStatus: 409 },
+  UnsupportedDocumentEncoding: {
+    exitCode: 2,
+    awsType: 'UnsupportedDocumentEncodingException',
+    httpStatus: 415,
   },
 };
 

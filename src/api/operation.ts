@@ -1,14 +1,15 @@
 /**
  * The seam between the HTTP edge (src/api) and the capabilities behind it (registry, pki,
  * policy, shadow, iam, …). A capability describes each AWS operation it serves as an
- * `Operation`; the API server authenticates the caller (SigV4), authorizes `action` on
- * `resource`, parses the body, calls `handle`, and renders the result or a thrown BulwarkError
- * in AWS's restJson1 form (status, `x-amzn-ErrorType`, `{"message": …}` plus the error's details).
+ * `Operation`; the API server authenticates the caller (SigV4, or on the data plane a device's
+ * client certificate), authorizes `action` on `resource`, parses the body, calls `handle`, and
+ * renders the result or a thrown BulwarkError in AWS's restJson1 form (status,
+ * `x-amzn-ErrorType`, `{"message": …}` plus the error's details).
  * Capabilities never see Fastify.
  */
 
-/** Who made the call, as SigV4 verification established it. */
-export interface Caller {
+/** An operator, as SigV4 verification established it. */
+export interface IamUserCaller {
   type: 'IAMUser';
   userName: string;
   /** `arn:aws:iam::{accountId}:user/{userName}`. */
@@ -19,6 +20,24 @@ export interface Caller {
   /** True when the request was signed with temporary credentials obtained with MFA. */
   mfaAuthenticated: boolean;
 }
+
+/**
+ * A device on the data plane, as its TLS client certificate established it (registered and
+ * ACTIVE, or from an operator-trusted CA); its IoT policies decide what it may do.
+ */
+export interface CertificateCaller {
+  type: 'Certificate';
+  certificateId: string;
+  /** `arn:aws:iot:{region}:{accountId}:cert/{certificateId}`. */
+  arn: string;
+  /** The certificate id, as AWS names a certificate principal. */
+  principalId: string;
+  /** The thing named by `x-amzn-iot-thingname`, when it is attached to the certificate. */
+  thingName?: string;
+}
+
+/** Who made the call: an IAM user (SigV4) or, on the data plane only, a device certificate. */
+export type Caller = IamUserCaller | CertificateCaller;
 
 export interface OperationContext {
   caller: Caller;
@@ -66,6 +85,11 @@ export interface Operation {
   body?: 'json' | 'raw';
   /** The resource ARN the action is authorized on, once the request is known (default `*`). */
   resource?(request: OperationRequest): string;
+  /**
+   * Further actions the request needs on the same resource, each authorized like `action`
+   * (Publish with retain=true also needs `iot:RetainPublish`).
+   */
+  additionalActions?(request: OperationRequest): string[];
   handle(request: OperationRequest): Promise<OperationResult>;
 }
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import Fastify, { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import secureJson from 'secure-json-parse';
 import { BulwarkError } from '../errors.js';
@@ -11,8 +12,15 @@ import type { ServerIdentity } from '../pki/server-identity.js';
 import type { Store } from '../store/index.js';
 import { bulwarkPolicyName, tlsServerOptions, type TlsPolicyName } from '../tls/policies.js';
 import { asAwsError, sendAwsError } from './aws-errors.js';
+import type { DeviceAuthorizer } from './device-authorizer.js';
 import type { ApiMetrics } from './metrics.js';
-import type { Caller, Operation, OperationRequest, OperationResult } from './operation.js';
+import type {
+  Caller,
+  IamUserCaller,
+  Operation,
+  OperationRequest,
+  OperationResult,
+} from './operation.js';
 
 /** The largest request body accepted (AWS IoT's control-plane documents are far smaller). */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -20,6 +28,8 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 const MAX_PARAM_LENGTH = 2048;
 const EMPTY_BODY = Buffer.alloc(0);
 const UNKNOWN_OPERATION = 'UnknownOperation';
+/** `x-amzn-iot-thingname` names a thing: AWS's ThingName pattern. */
+const THING_NAME = /^[a-zA-Z0-9:_-]{1,128}$/;
 
 export type ApiServer = Awaited<ReturnType<typeof buildServer>>;
 
@@ -42,6 +52,12 @@ export interface ApiServerOptions {
   account: { region: string; accountId: string };
   authenticate: Authenticate;
   authorizer: Authorizer;
+  /**
+   * Devices on the data plane: a data-plane request with no SigV4 signature is authenticated by
+   * its TLS client certificate and authorized by IoT policies through this. Without it, every
+   * request must be signed.
+   */
+  deviceAuthorizer?: DeviceAuthorizer;
   metrics: ApiMetrics;
   /** Serve `/metrics` unsigned to loopback clients (`api.metricsOpenOnLoopback`). */
   metricsOpenOnLoopback: boolean;
@@ -79,6 +95,15 @@ function buildServer(options: ApiServerOptions) {
         : {}),
     },
   });
+}
+
+/** Whether a request carries SigV4 authentication, in either form (header or presigned query). */
+function isSigned(request: FastifyRequest, query: Record<string, string | string[]>): boolean {
+  return (
+    request.headers.authorization !== undefined ||
+    query['X-Amz-Signature'] !== undefined ||
+    query['X-Amz-Algorithm'] !== undefined
+  );
 }
 
 /** The query of a raw request target, percent-decoded exactly as SigV4 reads it. */
@@ -127,6 +152,12 @@ function sendResult(reply: FastifyReply, result: OperationResult): FastifyReply 
   return reply.header('content-type', 'application/json').send(JSON.stringify(result.body ?? {}));
 }
 
+/** Who is calling, and the check of each action they ask for (throws when it is not allowed). */
+interface Identified {
+  caller: Caller;
+  authorize(action: string, resource: string): Promise<void>;
+}
+
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** The AWS operation a route serves, for metrics. */
@@ -137,7 +168,8 @@ declare module 'fastify' {
 /**
  * The HTTPS API: a named TLS policy, Bulwark's own server certificate; `/health` for probes,
  * `/metrics` for Prometheus, and every capability's AWS operations. Each operation's request is
- * authenticated (SigV4), authorized, parsed and answered in AWS's restJson1 form, errors included.
+ * authenticated (SigV4; on the data plane, an unsigned request by its client certificate),
+ * authorized, parsed and answered in AWS's restJson1 form, errors included.
  */
 export async function createApiServer(options: ApiServerOptions): Promise<ApiServer> {
   const app = buildServer(options);
@@ -182,7 +214,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     ),
   );
 
-  const authenticate = (request: FastifyRequest, plane: Operation['plane']): Promise<Caller> =>
+  const authenticate = (request: FastifyRequest, plane: Operation['plane']) =>
     options.authenticate(
       {
         method: request.method,
@@ -192,13 +224,69 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
       },
       plane,
     );
-  const authorize = async (caller: Caller, action: string, resource: string) => {
+  const authorize = async (caller: IamUserCaller, action: string, resource: string) => {
     const decision = await options.authorizer.authorize(caller, action, resource);
     if (!decision.allowed)
       throw new BulwarkError(
         'AccessDenied',
         `User: ${caller.arn} is not authorized to perform: ${action} on resource: ${resource}${decision.reason ? ` ${decision.reason}` : ''}`,
       );
+  };
+  const identifyIamUser = async (
+    request: FastifyRequest,
+    plane: Operation['plane'],
+  ): Promise<Identified> => {
+    const caller = await authenticate(request, plane);
+    return { caller, authorize: (action, resource) => authorize(caller, action, resource) };
+  };
+  // A device on the data plane: its client certificate, checked as the MQTT listener checks it,
+  // then its IoT policies. Refusals are iot-data's ForbiddenException (403), as AWS answers a
+  // device whose policy does not allow the call.
+  const identifyDevice = async (
+    request: FastifyRequest,
+    deviceAuthorizer: DeviceAuthorizer,
+    operation: string,
+  ): Promise<Identified> => {
+    const thingName = request.headers['x-amzn-iot-thingname'];
+    if (thingName !== undefined && (typeof thingName !== 'string' || !THING_NAME.test(thingName)))
+      throw new BulwarkError(
+        'InvalidRequest',
+        'The x-amzn-iot-thingname header must be one thing name (1 to 128 of a-z, A-Z, 0-9, :, _ and -).',
+      );
+    const socket = request.raw.socket;
+    const device =
+      socket instanceof TLSSocket
+        ? await deviceAuthorizer.authenticateDevice({
+            socket,
+            sourceIp: request.ip,
+            ...(thingName !== undefined ? { thingName } : {}),
+          })
+        : undefined;
+    if (!device) {
+      logger.info(
+        { requestId: request.id, operation, remoteAddress: request.ip },
+        'data-plane request refused: neither a SigV4 signature nor an accepted client certificate',
+      );
+      throw new BulwarkError(
+        'Forbidden',
+        'Forbidden: the request carries neither a SigV4 signature nor an accepted client certificate.',
+      );
+    }
+    const { caller } = device;
+    return {
+      caller,
+      async authorize(action, resource) {
+        if (device.allows(action, resource)) return;
+        logger.info(
+          { requestId: request.id, operation, certificateId: caller.certificateId, action },
+          'data-plane request refused by IoT policy',
+        );
+        throw new BulwarkError(
+          'Forbidden',
+          `Forbidden: certificate ${caller.certificateId} is not authorized to perform: ${action} on resource: ${resource}`,
+        );
+      },
+    };
   };
 
   // Healthy means the store answers a query, not merely that the process is up.
@@ -227,11 +315,15 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
       url: operation.path,
       config: { operation: operation.name },
       handler: async (request, reply) => {
-        const caller = await authenticate(request, operation.plane);
+        const query = queryOf(request.raw.url ?? '/');
+        const { caller, authorize } =
+          operation.plane === 'data' && options.deviceAuthorizer && !isSigned(request, query)
+            ? await identifyDevice(request, options.deviceAuthorizer, operation.name)
+            : await identifyIamUser(request, operation.plane);
         const raw = (request.body as Buffer | undefined) ?? EMPTY_BODY;
         const operationRequest: OperationRequest = {
           params: request.params as Record<string, string>,
-          query: queryOf(request.raw.url ?? '/'),
+          query,
           body: operation.body === 'raw' ? raw : parseJsonBody(raw),
           headers: request.headers,
           context: {
@@ -243,7 +335,12 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
             userAgent: request.headers['user-agent'] ?? '',
           },
         };
-        await authorize(caller, operation.action, operation.resource?.(operationRequest) ?? '*');
+        const resource = operation.resource?.(operationRequest) ?? '*';
+        for (const action of [
+          operation.action,
+          ...(operation.additionalActions?.(operationRequest) ?? []),
+        ])
+          await authorize(action, resource);
         return sendResult(reply, await operation.handle(operationRequest));
       },
     });

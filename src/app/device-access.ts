@@ -1,16 +1,22 @@
 import type { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import type {
+  AuthenticatedDevice,
+  DeviceAuthorizer,
+  DeviceRequest,
+} from '../api/device-authorizer.js';
+import type {
   AccessControl,
   BrokerAction,
   ConnectionFacts,
   ConnectRequest,
   Principal,
 } from '../broker/access.js';
-import type { PeerVerdict } from '../broker/transports/tls.js';
+import { peerFacts, type PeerVerdict } from '../broker/transports/tls.js';
 import { ADMIN_USER_NAME } from '../iam/index.js';
 import type { Logger } from '../logs/logger.js';
 import type { DeviceCertificates } from '../pki/device-certificates.js';
+import type { Revocation } from '../pki/revocation/index.js';
 import { certificateIdOf, issuedBy } from '../pki/x509.js';
 import type { AuthorizationContext, CertificateFields, NameFields } from '../policy/context.js';
 import type { PolicyDecisions } from '../policy/decisions.js';
@@ -27,6 +33,9 @@ const IOT_ACTION: Record<BrokerAction, string> = {
   receive: 'iot:Receive',
 };
 
+/** A thing attached to a certificate, as the registry tells it. */
+type AttachedThing = NonNullable<ReturnType<Registry['principals']['thingForConnection']>>;
+
 /** Decisions remembered per connection, until any policy or attachment changes. */
 const MAX_REMEMBERED_DECISIONS = 512;
 
@@ -39,6 +48,8 @@ interface DeviceAuthorization {
   /** An IAM user (MQTT over WSS signed with SigV4). */
   iamUserName?: string;
   caCertificateId?: string;
+  /** The client certificate, so a CRL that later lists it can find the connection. */
+  certificate?: X509Certificate;
   context: AuthorizationContext;
   remembered: Map<string, boolean>;
   rememberedAt: number;
@@ -55,6 +66,8 @@ export interface DeviceAccessOptions {
    */
   trustedCas: X509Certificate[];
   trustedCaPolicy: string | null;
+  /** CRLs and OCSP of operators' CAs, consulted after the chain is accepted (fail closed). */
+  revocation?: Revocation;
   /** Publishes a broker event (just-in-time registration). */
   publishEvent(topic: string, payload: object): void;
   /** A certificate's ARN, as the pki names it. */
@@ -129,7 +142,7 @@ function isValidNow(certificate: X509Certificate, now: number): boolean {
  * policies allow each connect, publish, subscribe and delivery. Decisions are remembered per
  * connection only until a policy or attachment changes, so a change governs the next packet.
  */
-export class DeviceAccess implements AccessControl {
+export class DeviceAccess implements AccessControl, DeviceAuthorizer {
   private readonly options: DeviceAccessOptions;
 
   constructor(options: DeviceAccessOptions) {
@@ -141,10 +154,26 @@ export class DeviceAccess implements AccessControl {
   }
 
   /**
-   * The TLS listener's check: a certificate chaining to a CA it trusts (OpenSSL's verdict), one
-   * issued by a CA registered since it started, or one registered without its CA, while valid.
+   * Every listener's check (MQTT/TLS, WSS, ALPN, HTTPS callers): the chain, then the revocation
+   * status its CA's CRL or OCSP responder gives, if the operator configured one.
    */
-  verifyPeer = (socket: TLSSocket, certificate: X509Certificate | undefined): PeerVerdict => {
+  verifyPeer = async (
+    socket: TLSSocket,
+    certificate: X509Certificate | undefined,
+  ): Promise<PeerVerdict> => {
+    const verdict = this.verifyChain(socket, certificate);
+    if (!verdict.accepted || !certificate || !this.options.revocation) return verdict;
+    const status = await this.options.revocation.statusOf(certificate);
+    return status.good
+      ? verdict
+      : { accepted: false, reason: status.reason, detail: status.detail };
+  };
+
+  /**
+   * A certificate chaining to a CA the listener trusts (OpenSSL's verdict), one issued by a CA
+   * registered since it started, or one registered without its CA, while valid.
+   */
+  private verifyChain(socket: TLSSocket, certificate: X509Certificate | undefined): PeerVerdict {
     if (!certificate) return { accepted: false, reason: 'NO_CLIENT_CERTIFICATE' };
     if (socket.authorized) return { accepted: true };
     const now = Date.now();
@@ -154,7 +183,7 @@ export class DeviceAccess implements AccessControl {
     if (known && isValidNow(certificate, now)) return { accepted: true };
     if (known) return { accepted: false, reason: 'CERT_HAS_EXPIRED' };
     return { accepted: false, reason: String(socket.authorizationError ?? 'UNKNOWN') };
-  };
+  }
 
   async authenticate(
     facts: ConnectionFacts,
@@ -175,15 +204,67 @@ export class DeviceAccess implements AccessControl {
     if (facts.iam)
       return this.principal(facts.iam.arn, 'iam', { iamUserName: facts.iam.userName, context });
     if (!certificate) return undefined;
-    return this.authenticateCertificate(certificate, connect, context);
+    return this.authenticateCertificate(certificate, context, (certificateArn) =>
+      this.options.registry.principals.thingForConnection(connect.clientId, certificateArn),
+    );
+  }
+
+  /**
+   * A device on the HTTPS data plane: its client certificate verified as the TLS listener does
+   * and accepted as CONNECT accepts it; then its policies decide each call. The thing it acts
+   * as is the one `x-amzn-iot-thingname` names, only when that thing is attached to it.
+   */
+  async authenticateDevice(request: DeviceRequest): Promise<AuthenticatedDevice | undefined> {
+    const certificate = request.socket.getPeerX509Certificate();
+    if (!certificate) return undefined;
+    const verdict = await this.verifyPeer(request.socket, certificate);
+    if (!verdict.accepted) {
+      this.options.logger.info(
+        {
+          ...peerFacts(request.socket, certificate),
+          reason: verdict.reason,
+          detail: verdict.detail,
+        },
+        'HTTPS client certificate refused',
+      );
+      return undefined;
+    }
+    const { thingName } = request;
+    const principal = await this.authenticateCertificate(
+      certificate,
+      { sourceIp: request.sourceIp.replace(/^::ffff:/, '') },
+      (certificateArn) => {
+        if (thingName === undefined) return undefined;
+        // An exclusively attached thing is what MQTT would pick whatever the client id: here
+        // it must be the one named.
+        const thing = this.options.registry.principals.thingForConnection(
+          thingName,
+          certificateArn,
+        );
+        return thing?.thingName === thingName ? thing : undefined;
+      },
+    );
+    if (!principal) return undefined;
+    const authorization = principal.authorization as DeviceAuthorization;
+    const actsAs = authorization.context.thing?.name;
+    return {
+      caller: {
+        type: 'Certificate',
+        certificateId: principal.id,
+        arn: this.options.certificateArn(principal.id),
+        principalId: principal.id,
+        ...(actsAs !== undefined ? { thingName: actsAs } : {}),
+      },
+      allows: (action, resource) => this.decide(authorization, action, resource),
+    };
   }
 
   private async authenticateCertificate(
     certificate: X509Certificate,
-    connect: ConnectRequest,
     context: AuthorizationContext,
+    thingOf: (certificateArn: string) => AttachedThing | undefined,
   ): Promise<Principal | undefined> {
-    const { certificates, registry, logger } = this.options;
+    const { certificates, logger } = this.options;
     const certificateId = certificateIdOf(certificate);
     const withCertificate = { ...context, certificate: certificateFields(certificate) };
     const known = certificates.certificate(certificateId);
@@ -202,12 +283,13 @@ export class DeviceAccess implements AccessControl {
       if (!trusted || this.options.trustedCaPolicy === null) return undefined;
       return this.principal(certificateId, 'certificate', {
         policyNames: [this.options.trustedCaPolicy],
+        certificate,
         context: withCertificate,
       });
     }
     if (!certificates.isActive(certificateId)) return undefined;
     const certificateArn = this.options.certificateArn(certificateId);
-    const thing = registry.principals.thingForConnection(connect.clientId, certificateArn);
+    const thing = thingOf(certificateArn);
     const targets = [certificateArn];
     if (thing) {
       withCertificate.thing = {
@@ -220,6 +302,7 @@ export class DeviceAccess implements AccessControl {
     return this.principal(certificateId, 'certificate', {
       targets,
       ...(known.caCertificateId !== undefined ? { caCertificateId: known.caCertificateId } : {}),
+      certificate,
       context: withCertificate,
     });
   }
@@ -278,24 +361,25 @@ export class DeviceAccess implements AccessControl {
           ? `topicfilter/${resource}`
           : `topic/${resource}`,
     );
+    const allowed = this.decide(authorization, IOT_ACTION[action], resourceArn);
+    if (authorization.remembered.size >= MAX_REMEMBERED_DECISIONS) authorization.remembered.clear();
+    authorization.remembered.set(key, allowed);
+    return allowed;
+  }
+
+  /** The policies' decision on an IoT action (`iot:Publish`) on a resource ARN. */
+  private decide(authorization: DeviceAuthorization, action: string, resourceArn: string): boolean {
+    const { policies } = this.options;
     const decision =
       authorization.policyNames.length > 0
         ? policies.decideByPolicyNames(
             authorization.policyNames,
-            IOT_ACTION[action],
+            action,
             resourceArn,
             authorization.context,
           )
-        : policies.decide(
-            authorization.targets,
-            IOT_ACTION[action],
-            resourceArn,
-            authorization.context,
-          );
-    const allowed = decision === 'allow';
-    if (authorization.remembered.size >= MAX_REMEMBERED_DECISIONS) authorization.remembered.clear();
-    authorization.remembered.set(key, allowed);
-    return allowed;
+        : policies.decide(authorization.targets, action, resourceArn, authorization.context);
+    return decision === 'allow';
   }
 
   /**
@@ -318,6 +402,11 @@ export class DeviceAccess implements AccessControl {
       {}) as DeviceAuthorization;
     principal.authorization = authorization;
     return authorization;
+  }
+
+  /** The client certificate a live connection authenticated with, if it did with one. */
+  certificateOf(principal: Principal): X509Certificate | undefined {
+    return (principal.authorization as DeviceAuthorization | undefined)?.certificate;
   }
 
   /** Whether a live connection acting as `principal` must go when `caCertificateId` leaves ACTIVE. */

@@ -5,6 +5,7 @@ import { encryptionConfigurationMigrations } from '../kms/encryption-configurati
 import { deviceCertificateMigrations, pkiMigrations } from '../pki/migrations.js';
 import { policyMigrations } from '../policy/migrations.js';
 import { registryMigrations } from '../registry/index.js';
+import { shadowMigrations } from '../shadow/index.js';
 import type { Migration } from '../store/index.js';
 
 /** Every capability's schema changes, in the order they were introduced. Append only. */
@@ -17,4 +18,5 @@ export const migrations: Migration[] = [
   ...registryMigrations,
   ...policyMigrations,
   ...deviceCertificateMigrations,
+  ...shadowMigrations,
 ];

@@ -9,6 +9,7 @@ import { ApiMetrics, brokerMetrics, createMetricsRegistry } from '../api/metrics
 import type { Operation } from '../api/operation.js';
 import { apiSecureContextOptions, createApiServer, type ApiServer } from '../api/server.js';
 import { Broker, listenDev, listenTls, RetainedMessages, SessionStore } from '../broker/index.js';
+import { brokerOperations } from '../broker/operations.js';
 import { MQTT_ALPN_PROTOCOL, shareHttpsPortWithMqtt } from '../broker/transports/alpn.js';
 import { mqttSecureContextOptions } from '../broker/transports/tls.js';
 import type { IamIdentity } from '../broker/access.js';
@@ -27,6 +28,7 @@ import {
 } from '../kms/encryption-configuration.js';
 import type { Logger } from '../logs/logger.js';
 import { Pki, pkiOperations } from '../pki/index.js';
+import { Revocation } from '../pki/revocation/index.js';
 import { serverCaPath } from '../pki/server-identity.js';
 import {
   PolicyDecisions,
@@ -35,6 +37,7 @@ import {
   registryDirectory,
 } from '../policy/index.js';
 import { Registry, registryOperations } from '../registry/index.js';
+import { ShadowService, ShadowTopics, shadowOperations } from '../shadow/index.js';
 import {
   readCertificatePair,
   watchCertificatePair,
@@ -170,10 +173,12 @@ export async function startBulwark(
   let dev: Server | undefined;
   let wss: WssListener | undefined;
   let stopWatchingCertificate: (() => void) | undefined;
+  let revocation: Revocation | undefined;
   const account = { region: config.region, accountId: config.accountId };
   const encryption = new EncryptionConfiguration(dataDir.kms, dataDir.store, account, logger);
   const close = async () => {
     stopWatchingCertificate?.();
+    revocation?.close();
     broker?.close();
     await Promise.all([
       closeServer(mqtt),
@@ -200,14 +205,17 @@ export async function startBulwark(
         { adminCredentials: adminCredentialsFile },
         'created the administrator IAM user admin; its access key is in this file (mode 0600): keep it safe, then delete the file',
       );
-    // Events the broker publishes for others (registry events, just-in-time registrations), at
-    // QoS 1 as AWS does; a failure is logged, as no client waits on it.
-    const publishEvent = (topic: string, payload: Buffer): void =>
-      void broker
+    // Messages the broker publishes for others (registry events, just-in-time registrations,
+    // shadow responses), at QoS 1 as AWS does; a failure is logged, as no client waits on it.
+    const publishFromBroker = async (topic: string, payload: Buffer): Promise<void> => {
+      await broker
         ?.publish({ topic, payload, qos: 1, retain: false, properties: {} })
         .catch((error: unknown) =>
-          logger.error({ err: error, topic }, 'event could not be published'),
+          logger.error({ err: error, topic }, 'message could not be published'),
         );
+    };
+    const publishEvent = (topic: string, payload: Buffer): void =>
+      void publishFromBroker(topic, payload);
     // Device certificates and thing principals refer to each other: each asks the other's store
     // (only once requests arrive, when both exist).
     const registry = registryOn(publishEvent, dataDir, config, logger, (principal) =>
@@ -232,6 +240,13 @@ export async function startBulwark(
       directory: registryDirectory(registry),
       logger,
     });
+    // Operators' CAs with a CRL or an OCSP responder: checked at every handshake, fail closed.
+    revocation = await Revocation.start({
+      settings: config.mqtt.revocation,
+      deviceCaPem: deviceCaPems?.[0],
+      registeredCa: (caCertificateId) => pki.directory.ca(caCertificateId)?.certificate,
+      logger,
+    });
     const access = new DeviceAccess({
       certificates: pki.directory,
       registry,
@@ -239,8 +254,15 @@ export async function startBulwark(
       account,
       trustedCas: (deviceCaPems ?? []).flatMap(certificatesOf),
       trustedCaPolicy: config.mqtt.deviceCaPolicy,
+      revocation,
       publishEvent: (topic, payload) => publishEvent(topic, Buffer.from(JSON.stringify(payload))),
       certificateArn: (certificateId) => pki.arns.certificate(certificateId),
+      logger,
+    });
+    const shadows = new ShadowService({
+      store: dataDir.store,
+      limits: config.shadow,
+      publish: publishFromBroker,
       logger,
     });
     const metricsRegistry = createMetricsRegistry();
@@ -250,6 +272,9 @@ export async function startBulwark(
       limits: config.mqtt.limits,
       retained: await RetainedMessages.load(dataDir.store),
       sessionStore: new SessionStore(dataDir.store),
+      services: [
+        new ShadowTopics(shadows, publishFromBroker, config.shadow.maxInflightPerConnection),
+      ],
       logger,
     });
 
@@ -286,6 +311,18 @@ export async function startBulwark(
       if (closed > 0)
         logger.info({ change, closed }, 'closed the connections of a certificate no longer ACTIVE');
     });
+    // A CRL that newly lists a serial cuts the live connections of that certificate now too.
+    revocation.onNewlyRevoked((revoked) => {
+      const closed = liveBroker.disconnectWhere((principal) => {
+        const certificate = access.certificateOf(principal);
+        return certificate !== undefined && revoked.covers(certificate);
+      }, 'certificate revoked by its CA');
+      if (closed > 0)
+        logger.info(
+          { crl: revoked.crl, closed },
+          'closed the connections of certificates a CRL revoked',
+        );
+    });
     const restored = await broker.restoreSessions();
     if (restored > 0) logger.info({ sessions: restored }, 'restored persistent MQTT sessions');
     // OpenSSL checks chains against these; the access control also accepts CAs registered later
@@ -309,6 +346,8 @@ export async function startBulwark(
       ...registryOperations(registry),
       ...policyOperations(policies),
       ...pkiOperations(pki),
+      ...brokerOperations(broker),
+      ...shadowOperations(shadows, account),
     ];
     const authenticate = sigV4Authenticator(new IamUsers(dataDir.store), account);
     api = await createApiServer({
@@ -320,6 +359,7 @@ export async function startBulwark(
       account,
       authenticate,
       authorizer: administratorOnly,
+      deviceAuthorizer: access,
       metrics: new ApiMetrics(metricsRegistry),
       metricsOpenOnLoopback: config.api.metricsOpenOnLoopback,
       deviceCaPems: mqttDeviceCas,

@@ -14,6 +14,7 @@ import { Session, type InflightDelivery, type SubscriptionOptions } from './sess
 import type { SessionStore, StoredMessage, StoredSession } from './session-store.js';
 import { matchesFilter, TopicIndex } from './topics/topic-index.js';
 import type { TopicLimits } from './topics/topic-validation.js';
+import type { TopicService } from './topic-services.js';
 
 interface Subscriber {
   session: Session;
@@ -41,6 +42,8 @@ export interface BrokerOptions {
   limits: BrokerLimits;
   retained: RetainedMessages;
   sessionStore: SessionStore;
+  /** Services answering requests on reserved topics (device shadows). */
+  services?: TopicService[];
   logger: Logger;
 }
 
@@ -72,8 +75,10 @@ export class Broker {
   readonly limits: BrokerLimits;
   readonly topicLimits: TopicLimits;
   readonly logger: Logger;
-  private readonly retained: RetainedMessages;
+  /** Retained messages, for the data plane's GetRetainedMessage and ListRetainedMessages. */
+  readonly retained: RetainedMessages;
   private readonly sessionStore: SessionStore;
+  private readonly services: TopicService[];
   private readonly sessions = new Map<string, Session>();
   private readonly index = new TopicIndex<Subscriber>();
   private readonly connections = new Set<Connection>();
@@ -92,6 +97,7 @@ export class Broker {
     };
     this.retained = options.retained;
     this.sessionStore = options.sessionStore;
+    this.services = options.services ?? [];
     this.logger = options.logger.child({ component: 'broker' });
     this.lifecycle = new LifecycleEvents((message) =>
       this.publishInBackground(message, 'lifecycle event'),
@@ -345,11 +351,25 @@ export class Broker {
   /**
    * Routes a message. A retained one is stored first, and so is every QoS 1/2 delivery to a
    * persistent session (with the publisher's QoS 2 receipt, in the same transaction), so once
-   * this resolves the publisher may be acknowledged: the message survives a crash.
+   * this resolves the publisher may be acknowledged: the message survives a crash. A client's
+   * message (from `requester`, by default the publisher's connection) on a service's reserved
+   * topic is also handed to that service.
    */
-  async publish(message: Message, publisher?: Publisher): Promise<void> {
+  async publish(
+    message: Message,
+    publisher?: Publisher,
+    requester: object | undefined = publisher?.connection,
+  ): Promise<void> {
+    if (requester) this.requestService(message, requester);
     if (message.retain) await this.retained.set(message);
     await this.dispatch(this.route(message), publisher);
+  }
+
+  /** Hands a client's publish on a reserved service topic (a shadow request) to its service. */
+  private requestService(message: Message, requester: object): void {
+    if (this.services.length === 0 || !message.topic.startsWith('$aws/')) return;
+    const service = this.services.find((candidate) => candidate.accepts(message.topic));
+    service?.request({ topic: message.topic, payload: message.payload, requester });
   }
 
   /** Who gets the message, at which QoS, with which flags; authorized per recipient. */

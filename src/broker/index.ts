@@ -5,3 +5,4 @@ export { RetainedMessages, retainedMigrations } from './retained.js';
 export { SessionStore, sessionMigrations } from './session-store.js';
 export { listenDev } from './transports/tcp.js';
 export { listenTls } from './transports/tls.js';
+export { type TopicRequest, type TopicService } from './topic-services.js';

@@ -26,6 +26,25 @@ export const retainedMigrations: Migration[] = [
   },
 ];
 
+/** A retained message, with when it was stored. */
+export interface RetainedMessage extends Message {
+  /** Epoch ms of the publish that stored it. */
+  updatedAt: number;
+}
+
+/** One page of retained messages in topic order, and whether more follow the last. */
+export interface RetainedPage {
+  messages: RetainedMessage[];
+  more: boolean;
+}
+
+/** Rows read from the store at a time while filling a page. */
+const PAGE_SCAN_BATCH = 200;
+
+function isLive(message: Message, now: number): boolean {
+  return message.expiresAt === undefined || message.expiresAt > now;
+}
+
 interface StoredProperties extends Omit<MessageProperties, 'correlationData'> {
   correlationData?: string;
 }
@@ -48,7 +67,7 @@ function fromStored(stored: StoredProperties): MessageProperties {
  */
 export class RetainedMessages {
   private readonly store: Store;
-  private readonly byTopic = new Map<string, Message>();
+  private readonly byTopic = new Map<string, RetainedMessage>();
 
   private constructor(store: Store) {
     this.store = store;
@@ -67,6 +86,7 @@ export class RetainedMessages {
           retain: true,
           properties: fromStored(row.properties as StoredProperties),
           ...(row.expires_at !== null ? { expiresAt: row.expires_at as number } : {}),
+          updatedAt: row.updated_at as number,
         });
       }
       if (rows.length < 1000) return retained;
@@ -81,13 +101,13 @@ export class RetainedMessages {
       await this.store.delete(RETAINED_TABLE, { topic: message.topic });
       return;
     }
-    const retained = { ...message, retain: true };
+    const retained: RetainedMessage = { ...message, retain: true, updatedAt: Date.now() };
     delete retained.publisherClientId;
     this.byTopic.set(message.topic, retained);
     await this.store.put(RETAINED_TABLE, {
       topic: message.topic,
       qos: message.qos,
-      updated_at: Date.now(),
+      updated_at: retained.updatedAt,
       expires_at: message.expiresAt ?? null,
       payload: message.payload,
       properties: toStored(message.properties),
@@ -99,11 +119,41 @@ export class RetainedMessages {
     return !this.byTopic.has(topic) && this.byTopic.size >= limit;
   }
 
-  get(topic: string): Message | undefined {
-    return this.byTopic.get(topic);
+  /** The topic's retained message, unless there is none or it has expired. */
+  get(topic: string, now = Date.now()): RetainedMessage | undefined {
+    const message = this.byTopic.get(topic);
+    return message && isLive(message, now) ? message : undefined;
   }
 
   all(): IterableIterator<Message> {
     return this.byTopic.values();
+  }
+
+  /**
+   * Up to `limit` unexpired retained messages whose topics sort after `after`, in topic order.
+   * The store's primary-key index gives the order (no sort of every topic per page); the
+   * messages themselves come from memory.
+   */
+  async page(request: { after?: string; limit: number; now?: number }): Promise<RetainedPage> {
+    const now = request.now ?? Date.now();
+    const found: RetainedMessage[] = [];
+    let after = request.after;
+    for (;;) {
+      const rows = await this.store.list(RETAINED_TABLE, {
+        ...(after !== undefined ? { after: { topic: after } } : {}),
+        limit: PAGE_SCAN_BATCH,
+        // Only the topic is read here (the message comes from memory), so a sealed value that
+        // cannot be opened does not fail the page.
+        onUnreadable: 'mark',
+      });
+      for (const row of rows) {
+        const message = this.get(row.topic as string, now);
+        if (!message) continue;
+        if (found.length === request.limit) return { messages: found, more: true };
+        found.push(message);
+      }
+      if (rows.length < PAGE_SCAN_BATCH) return { messages: found, more: false };
+      after = rows[rows.length - 1]?.topic as string;
+    }
   }
 }

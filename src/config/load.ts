@@ -60,6 +60,15 @@ function coerce(leaf: Leaf, raw: string): unknown {
     case 'boolean':
       return raw === 'true' ? true : raw === 'false' ? false : raw;
     case 'array':
+      // A JSON array for lists of objects (`mqtt.revocation`); comma-separated words otherwise.
+      if (raw.trim().startsWith('[')) {
+        try {
+          const parsed: unknown = JSON.parse(raw);
+          if (Array.isArray(parsed)) return parsed;
+        } catch {
+          // not JSON: read as a comma-separated list
+        }
+      }
       return raw
         .split(',')
         .map((item) => item.trim())
@@ -161,8 +170,12 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
 
   const issue = result.error.issues[0] as z.core.$ZodIssue;
   const dotted = issue.path.join('.');
-  const leaf = LEAVES.find((candidate) => candidate.path.join('.') === dotted);
-  const source = sources.get(dotted);
+  // An issue inside a list (`mqtt.revocation.0.crl`) came from wherever the list did.
+  const leaf = LEAVES.find(
+    (candidate) =>
+      candidate.path.join('.') === dotted || dotted.startsWith(`${candidate.path.join('.')}.`),
+  );
+  const source = leaf && sources.get(leaf.path.join('.'));
   const where =
     source === 'env' && leaf
       ? ` (from ${envNameOf(leaf.path)})`

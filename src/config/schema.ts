@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DEFAULT_TLS_POLICY, TLS_POLICY_NAMES } from '../tls/policies.js';
 import { AWS_LIMITS } from '../broker/limits.js';
+import { revocationSettingsSchema } from '../pki/revocation/schema.js';
 
 const port = z.number().int().min(0).max(65535);
 const count = (max: number) => z.number().int().min(1).max(max);
@@ -76,6 +77,8 @@ export const configSchema = z
         deviceCaPolicy: z.string().min(1).nullable().default(null),
         /** Also serve MQTT on the API port to clients negotiating ALPN x-amzn-mqtt-ca, as AWS does on 443. */
         alpnOnApiPort: z.boolean().default(false),
+        /** CRLs and OCSP responders of operators' own CAs (src/pki/revocation); fail closed. */
+        revocation: revocationSettingsSchema,
         limits: z
           .object({
             maxClientIdBytes: count(65535).default(AWS_LIMITS.maxClientIdBytes),
@@ -122,6 +125,18 @@ export const configSchema = z
           })
           .strict()
           .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    /** Device shadows; AWS IoT's quotas are the defaults (aws-iot-behaviour §5.4). */
+    shadow: z
+      .object({
+        /** Bytes of desired + reported state, metadata excluded; beyond it 413. */
+        maxStateBytes: count(1024 * 1024).default(8 * 1024),
+        /** Levels of nesting inside desired and reported; beyond it 400. */
+        maxDepth: count(64).default(6),
+        /** Shadow requests one MQTT connection may have in progress; beyond it 429. */
+        maxInflightPerConnection: count(10_000).default(10),
       })
       .strict()
       .prefault({}),

@@ -1,4 +1,4 @@
-import type { Caller, Operation } from '../api/operation.js';
+import type { IamUserCaller, Operation } from '../api/operation.js';
 import { verifySigV4, type ReceivedRequest, type SigningNames } from './sigv4.js';
 import type { IamUser, IamUsers } from './users.js';
 
@@ -15,9 +15,9 @@ export const SIGNING_NAMES: Record<Plane, SigningNames> = {
 };
 
 /** Establishes who sent a request on `plane`, or throws the AWS error saying why not. */
-export type Authenticate = (request: ReceivedRequest, plane: Plane) => Promise<Caller>;
+export type Authenticate = (request: ReceivedRequest, plane: Plane) => Promise<IamUserCaller>;
 
-export function callerOf(user: IamUser, accessKeyId: string, accountId: string): Caller {
+export function callerOf(user: IamUser, accessKeyId: string, accountId: string): IamUserCaller {
   return {
     type: 'IAMUser',
     userName: user.userName,

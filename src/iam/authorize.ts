@@ -1,4 +1,4 @@
-import type { Caller } from '../api/operation.js';
+import type { IamUserCaller } from '../api/operation.js';
 import { ADMIN_USER_NAME } from './administrator.js';
 
 export interface AuthorizationDecision {
@@ -8,11 +8,16 @@ export interface AuthorizationDecision {
 }
 
 /**
- * The one authorization seam every API route passes through: may `caller` perform `action`
- * (`iot:CreateThing`) on `resource` (an ARN, or `*`)? IAM policy evaluation plugs in here.
+ * The one authorization seam every API call by an IAM user passes through: may `caller` perform
+ * `action` (`iot:CreateThing`) on `resource` (an ARN, or `*`)? IAM policy evaluation plugs in
+ * here. (Devices calling the data plane with a certificate are judged by their IoT policies.)
  */
 export interface Authorizer {
-  authorize(caller: Caller, action: string, resource: string): Promise<AuthorizationDecision>;
+  authorize(
+    caller: IamUserCaller,
+    action: string,
+    resource: string,
+  ): Promise<AuthorizationDecision>;
 }
 
 /**

@@ -10,6 +10,12 @@ export {
 export { deviceCertificateMigrations, pkiMigrations } from './migrations.js';
 export { pkiOperations } from './operations/index.js';
 export { Pki, type PkiOptions } from './pki.js';
+export {
+  Revocation,
+  type NewlyRevoked,
+  type RevocationSetting,
+  type RevocationStatus,
+} from './revocation/index.js';
 export type {
   AutoRegistrationStatus,
   CaStatus,

@@ -67,7 +67,8 @@ export function keyProblem(key: KeyObject): string | undefined {
   return 'The key must be an RSA or EC key';
 }
 
-function hashProblem(algorithm: x509.HashedAlgorithm): string | undefined {
+/** Why a signature's hash is not one AWS IoT (and Bulwark) accepts; undefined when it is. */
+export function hashProblem(algorithm: x509.HashedAlgorithm): string | undefined {
   const hash = (algorithm.hash as { name?: string } | undefined)?.name ?? '';
   return ACCEPTED_HASHES.has(hash)
     ? undefined

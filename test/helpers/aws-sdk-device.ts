@@ -2,7 +2,8 @@
 // JavaScript, built the way the SDK's samples build one for AWS IoT Core (mutual TLS, direct MQTT).
 // Reads a scenario from argv, prints one `report {json}` line, closes the client and exits.
 import { readFileSync } from 'node:fs';
-import { io, iot, mqtt, mqtt5 } from 'aws-iot-device-sdk-v2';
+import { io, iot, iotshadow, mqtt, mqtt5, mqtt_request_response } from 'aws-iot-device-sdk-v2';
+import { once } from 'node:events';
 import type { SdkDeviceReport, SdkDeviceScenario } from './aws-sdk.js';
 
 const scenario = JSON.parse(process.argv[2] as string) as SdkDeviceScenario;
@@ -74,6 +75,7 @@ async function runMqtt5(): Promise<void> {
         client.start();
       }),
     );
+    if (report.connected && scenario.shadow) await driveShadow(client, scenario.shadow);
     const trip = scenario.roundTrip;
     if (report.connected && trip) {
       const suback = await within(
@@ -122,6 +124,54 @@ async function runMqtt5(): Promise<void> {
     }
     report.disconnections = disconnections;
     client.close();
+  }
+}
+
+/** A named shadow through the SDK's own shadow client: its topics, clientTokens and documents. */
+async function driveShadow(
+  client: mqtt5.Mqtt5Client,
+  target: { thingName: string; shadowName: string },
+): Promise<void> {
+  const shadow = iotshadow.IotShadowClientv2.newFromMqtt5(client, {
+    maxRequestResponseSubscriptions: 4,
+    maxStreamingSubscriptions: 2,
+    operationTimeoutInSeconds: Math.ceil(scenario.timeoutMs / 1000),
+  });
+  const result: NonNullable<SdkDeviceReport['shadow']> = {};
+  report.shadow = result;
+  const deltas = shadow.createNamedShadowDeltaUpdatedStream(target);
+  try {
+    const subscribed = once(deltas, mqtt_request_response.StreamingOperation.SUBSCRIPTION_STATUS);
+    deltas.open();
+    await within('delta stream', subscribed);
+    const delta = once(deltas, mqtt_request_response.StreamingOperation.INCOMING_PUBLISH);
+    const desired = await within(
+      'update desired',
+      shadow.updateNamedShadow({ ...target, state: { desired: { color: 'blue', on: true } } }),
+    );
+    result.desiredVersion = desired.version;
+    const [event] = (await within('delta', delta)) as [{ message: { state?: unknown } }];
+    result.delta = event.message.state;
+    const reported = await within(
+      'update reported',
+      shadow.updateNamedShadow({ ...target, state: { reported: { color: 'blue', on: true } } }),
+    );
+    result.reportedVersion = reported.version;
+    const got = await within('get', shadow.getNamedShadow(target));
+    result.got = {
+      state: got.state,
+      ...(got.version !== undefined ? { version: got.version } : {}),
+    };
+    result.deletedVersion = (await within('delete', shadow.deleteNamedShadow(target))).version;
+    result.getAfterDelete = await shadow.getNamedShadow(target).then(
+      () => 'found',
+      // The service's rejected document, as the SDK parsed it into its ErrorResponse model.
+      (error: mqtt_request_response.ServiceError) =>
+        JSON.stringify(error.modeledError ?? error.message),
+    );
+  } finally {
+    deltas.close();
+    shadow.close();
   }
 }
 

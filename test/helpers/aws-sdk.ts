@@ -30,6 +30,11 @@ export interface SdkDeviceScenario {
     /** MQTT 5 only. */
     userProperties?: { name: string; value: string }[];
   };
+  /**
+   * MQTT 5 only: drive a named shadow with the SDK's shadow client (IotShadowClientv2), as an
+   * app and its device would: set desired, receive the delta, report, get, delete.
+   */
+  shadow?: { thingName: string; shadowName: string };
   /** Bound on every wait in the device. */
   timeoutMs: number;
 }
@@ -61,6 +66,16 @@ export interface SdkDeviceReport {
   disconnectedCleanly: boolean;
   /** MQTT 5: why each `disconnection` event said the connection ended. */
   disconnections?: string[];
+  /** What the SDK's shadow client got back, step by step (`shadow` scenarios). */
+  shadow?: {
+    desiredVersion?: number;
+    delta?: unknown;
+    reportedVersion?: number;
+    got?: { state?: unknown; version?: number };
+    deletedVersion?: number;
+    /** The SDK's error for a get after the delete (AWS's 404 document). */
+    getAfterDelete?: string;
+  };
   /** Anything that went wrong in the device, with the step. */
   error?: string;
 }

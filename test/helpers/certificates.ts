@@ -79,9 +79,25 @@ async function issueCertificate(
   };
 }
 
-export function issueClientCertificate(ca: TestCa, commonName: string): Promise<TestCertificate> {
+/** A device certificate; `extensions` adds to clientAuth (e.g. an OCSP responder in its AIA). */
+export function issueClientCertificate(
+  ca: TestCa,
+  commonName: string,
+  extensions: x509.Extension[] = [],
+): Promise<TestCertificate> {
   return issueCertificate(ca, commonName, [
     new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
+    ...extensions,
+  ]);
+}
+
+/** A certificate `ca` delegates OCSP signing to (id-kp-OCSPSigning, RFC 6960 §4.2.2.2). */
+export function issueOcspSigningCertificate(
+  ca: TestCa,
+  commonName: string,
+): Promise<TestCertificate> {
+  return issueCertificate(ca, commonName, [
+    new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.ocspSigning]),
   ]);
 }
 

@@ -2,7 +2,7 @@ import type { Server as HttpsServer } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../../logs/logger.js';
 import type { Broker } from '../broker.js';
-import { chainVerifier, type PeerVerifier } from './tls.js';
+import { chainVerifier, verifyThenAdmit, type PeerVerifier } from './tls.js';
 
 /** AWS IoT's ALPN protocol name for MQTT with a client certificate on port 443. */
 export const MQTT_ALPN_PROTOCOL = 'x-amzn-mqtt-ca';
@@ -25,21 +25,13 @@ export function shareHttpsPortWithMqtt(
       for (const handler of httpHandlers) handler.call(server, socket);
       return;
     }
-    const certificate = socket.getPeerX509Certificate();
-    const verdict = verifyPeer(socket, certificate);
-    if (!verdict.accepted) {
-      logger.info(
-        { remoteAddress: socket.remoteAddress, reason: verdict.reason },
-        'MQTT over ALPN refused',
+    verifyThenAdmit(socket, verifyPeer, logger, 'MQTT over ALPN refused', (certificate) => {
+      socket.setNoDelay(true);
+      broker.accept(
+        socket,
+        { remoteAddress: socket.remoteAddress ?? 'unknown', listener: 'tls' },
+        certificate,
       );
-      socket.destroy();
-      return;
-    }
-    socket.setNoDelay(true);
-    broker.accept(
-      socket,
-      { remoteAddress: socket.remoteAddress ?? 'unknown', listener: 'tls' },
-      certificate,
-    );
+    });
   });
 }

@@ -5,7 +5,7 @@ import { createWebSocketStream, WebSocketServer, type RawData, type WebSocket } 
 import type { Logger } from '../../logs/logger.js';
 import type { IamIdentity } from '../access.js';
 import type { Broker } from '../broker.js';
-import { chainVerifier, type PeerVerifier } from './tls.js';
+import { chainVerifier, peerFacts, type PeerVerifier } from './tls.js';
 
 /** The path AWS IoT serves MQTT over WebSocket on (`wss://<endpoint>/mqtt`). */
 export const MQTT_WS_PATH = '/mqtt';
@@ -132,8 +132,8 @@ export function attachWss(
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     const tlsSocket = request.socket as TLSSocket;
     const remoteAddress = tlsSocket.remoteAddress ?? 'unknown';
-    const refused = (status: number, message: string, reason: string) => {
-      logger.info({ remoteAddress, status, reason }, 'WebSocket upgrade refused');
+    const refused = (status: number, message: string, reason: string, facts: object = {}) => {
+      logger.info({ remoteAddress, status, reason, ...facts }, 'WebSocket upgrade refused');
       refuse(socket, status, message);
     };
     if (requestPath(request) !== MQTT_WS_PATH) return refused(404, 'Not Found', 'unknown path');
@@ -167,17 +167,30 @@ export function attachWss(
       );
       return;
     }
-    const verdict = (options.verifyPeer ?? chainVerifier)(
-      tlsSocket,
-      tlsSocket.getPeerX509Certificate(),
-    );
-    if (!verdict.accepted)
-      return refused(
-        401,
-        'a registered device certificate, or a URL signed with SigV4, is required',
-        verdict.reason,
+    const certificate = tlsSocket.getPeerX509Certificate();
+    // The peer may reset the connection while an OCSP answer is awaited: nothing to report then.
+    const ignore = () => undefined;
+    socket.on('error', ignore);
+    Promise.resolve()
+      .then(() => (options.verifyPeer ?? chainVerifier)(tlsSocket, certificate))
+      .then(
+        (verdict) => {
+          socket.off('error', ignore);
+          if (socket.destroyed) return;
+          if (verdict.accepted) return upgrade();
+          refused(
+            401,
+            'a registered device certificate, or a URL signed with SigV4, is required',
+            verdict.reason,
+            { ...peerFacts(tlsSocket, certificate), detail: verdict.detail },
+          );
+        },
+        (error: unknown) => {
+          socket.off('error', ignore);
+          logger.error({ err: error, remoteAddress }, 'could not verify a client certificate');
+          refused(500, 'InternalFailureException', 'certificate check failed');
+        },
       );
-    upgrade();
   };
   server.on('upgrade', onUpgrade);
 
