@@ -43,6 +43,16 @@ export type ErrorCode =
   | 'InternalFailure'
   // IAM (users and access keys).
   | 'NoSuchEntity'
+  // Console passwords and MFA devices (src/iam/passwords.ts, src/iam/mfa.ts).
+  | 'PasswordPolicyViolation'
+  | 'InvalidAuthenticationCode'
+  // IAM policy documents (src/iam/policy): IAM's name, without IoT's "Exception" suffix.
+  | 'MalformedPolicyDocument'
+  // IAM and STS over AWS's Query protocol (src/iam/query), and temporary credentials.
+  | 'ExpiredToken'
+  | 'InvalidAction'
+  | 'MissingAction'
+  | 'InvalidInput'
   // Device certificates and CA certificates (src/pki).
   | 'CertificateState'
   | 'CertificateValidation'
@@ -113,6 +123,21 @@ const SHAPES: Record<ErrorCode, ErrorShape> = {
   Unauthorized: { exitCode: 1, awsType: 'UnauthorizedException', httpStatus: 401 },
   InternalFailure: { exitCode: 1, awsType: 'InternalFailureException', httpStatus: 500 },
   NoSuchEntity: { exitCode: 1, awsType: 'NoSuchEntityException', httpStatus: 404 },
+  PasswordPolicyViolation: {
+    exitCode: 2,
+    awsType: 'PasswordPolicyViolationException',
+    httpStatus: 400,
+  },
+  InvalidAuthenticationCode: {
+    exitCode: 1,
+    awsType: 'InvalidAuthenticationCodeException',
+    httpStatus: 403,
+  },
+  MalformedPolicyDocument: { exitCode: 2, awsType: 'MalformedPolicyDocument', httpStatus: 400 },
+  ExpiredToken: { exitCode: 1, awsType: 'ExpiredTokenException', httpStatus: 403 },
+  InvalidAction: { exitCode: 2, awsType: 'InvalidAction', httpStatus: 400 },
+  MissingAction: { exitCode: 2, awsType: 'MissingAction', httpStatus: 400 },
+  InvalidInput: { exitCode: 2, awsType: 'InvalidInputException', httpStatus: 400 },
   CertificateState: { exitCode: 1, awsType: 'CertificateStateException', httpStatus: 406 },
   CertificateValidation: {
     exitCode: 1,

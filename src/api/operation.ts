@@ -19,6 +19,8 @@ export interface IamUserCaller {
   principalId: string;
   /** True when the request was signed with temporary credentials obtained with MFA. */
   mfaAuthenticated: boolean;
+  /** When (epoch ms) the user proved MFA to obtain those credentials (aws:MultiFactorAuthAge). */
+  mfaAuthenticatedAt?: number;
 }
 
 /**

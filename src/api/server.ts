@@ -4,7 +4,10 @@ import { TLSSocket } from 'node:tls';
 import Fastify, { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import secureJson from 'secure-json-parse';
 import { BulwarkError } from '../errors.js';
+import { signInRequestOf, type ConsoleSignIn } from '../iam/console-sign-in.js';
 import type { Authenticate, Authorizer } from '../iam/index.js';
+import type { QueryAction } from '../iam/query/action.js';
+import { QueryProtocol } from '../iam/query/protocol.js';
 import { parseRawQuery, queryRecord } from '../iam/sigv4.js';
 import type { Logger } from '../logs/logger.js';
 import { SERVER_IDENTITY_TABLE } from '../pki/migrations.js';
@@ -49,6 +52,11 @@ export interface ApiServerOptions {
   extraAlpnProtocols?: string[];
   /** The AWS operations the capabilities serve, each mounted at its method and path. */
   operations: Operation[];
+  /**
+   * IAM and STS actions served over AWS's Query protocol at `/` (POST form or GET query, signed
+   * as `iam` or `sts`); none served without them.
+   */
+  queryActions?: QueryAction[];
   account: { region: string; accountId: string };
   authenticate: Authenticate;
   authorizer: Authorizer;
@@ -61,6 +69,11 @@ export interface ApiServerOptions {
   metrics: ApiMetrics;
   /** Serve `/metrics` unsigned to loopback clients (`api.metricsOpenOnLoopback`). */
   metricsOpenOnLoopback: boolean;
+  /**
+   * Console sign-in at `POST /console/sign-in`: `{userName, password, mfaCode?}`, unsigned (the
+   * password is the credential); none served without it.
+   */
+  consoleSignIn?: ConsoleSignIn;
 }
 
 /** The API listener's TLS context: its policy, its certificate, and the device CAs for WSS. */
@@ -224,8 +237,18 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
       },
       plane,
     );
-  const authorize = async (caller: IamUserCaller, action: string, resource: string) => {
-    const decision = await options.authorizer.authorize(caller, action, resource);
+  const authorize = async (
+    caller: IamUserCaller,
+    action: string,
+    resource: string,
+    sourceIp?: string,
+  ) => {
+    const decision = await options.authorizer.authorize(
+      caller,
+      action,
+      resource,
+      sourceIp !== undefined ? { sourceIp } : {},
+    );
     if (!decision.allowed)
       throw new BulwarkError(
         'AccessDenied',
@@ -237,7 +260,10 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     plane: Operation['plane'],
   ): Promise<Identified> => {
     const caller = await authenticate(request, plane);
-    return { caller, authorize: (action, resource) => authorize(caller, action, resource) };
+    return {
+      caller,
+      authorize: (action, resource) => authorize(caller, action, resource, request.ip),
+    };
   };
   // A device on the data plane: its client certificate, checked as the MQTT listener checks it,
   // then its IoT policies. Refusals are iot-data's ForbiddenException (403), as AWS answers a
@@ -302,12 +328,29 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
 
   app.get('/metrics', { config: { operation: 'GetMetrics' } }, async (request, reply) => {
     if (!(options.metricsOpenOnLoopback && isLoopback(request.socket.remoteAddress ?? ''))) {
-      await authorize(await authenticate(request, 'control'), 'bulwark:GetMetrics', '*');
+      await authorize(
+        await authenticate(request, 'control'),
+        'bulwark:GetMetrics',
+        '*',
+        request.ip,
+      );
     }
     return reply
       .header('content-type', metrics.registry.contentType)
       .send(await metrics.registry.metrics());
   });
+
+  const { consoleSignIn } = options;
+  if (consoleSignIn)
+    app.post(
+      '/console/sign-in',
+      { config: { operation: 'ConsoleSignIn' } },
+      async (request, reply) => {
+        const body = parseJsonBody((request.body as Buffer | undefined) ?? EMPTY_BODY);
+        const result = await consoleSignIn.signIn(signInRequestOf(body, request.ip));
+        return reply.header('cache-control', 'no-store').send(result);
+      },
+    );
 
   for (const operation of options.operations) {
     app.route({
@@ -342,6 +385,38 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
         ])
           await authorize(action, resource);
         return sendResult(reply, await operation.handle(operationRequest));
+      },
+    });
+  }
+
+  if (options.queryActions) {
+    const queryProtocol = new QueryProtocol({
+      actions: options.queryActions,
+      account: options.account,
+      authenticate: options.authenticate,
+      authorize,
+      logger,
+    });
+    // The Query protocol answers in its own XML, errors included, so it never throws here.
+    app.route({
+      method: ['GET', 'POST'],
+      url: '/',
+      config: { operation: 'QueryApi' },
+      handler: async (request, reply) => {
+        const response = await queryProtocol.serve({
+          method: request.method,
+          rawUrl: request.raw.url ?? '/',
+          rawHeaders: request.raw.rawHeaders,
+          contentType: request.headers['content-type'],
+          body: (request.body as Buffer | undefined) ?? EMPTY_BODY,
+          requestId: request.id,
+          sourceIp: request.ip,
+          userAgent: request.headers['user-agent'] ?? '',
+        });
+        return reply
+          .code(response.status)
+          .header('content-type', response.contentType)
+          .send(response.body);
       },
     });
   }

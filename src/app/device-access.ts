@@ -10,10 +10,11 @@ import type {
   BrokerAction,
   ConnectionFacts,
   ConnectRequest,
+  IamIdentity,
   Principal,
 } from '../broker/access.js';
 import { peerFacts, type PeerVerdict } from '../broker/transports/tls.js';
-import { ADMIN_USER_NAME } from '../iam/index.js';
+import type { IamAuthorizer, LoadedIamPolicy } from '../iam/authorize.js';
 import type { Logger } from '../logs/logger.js';
 import type { DeviceCertificates } from '../pki/device-certificates.js';
 import type { Revocation } from '../pki/revocation/index.js';
@@ -45,8 +46,11 @@ interface DeviceAuthorization {
   targets: string[];
   /** Policies that apply by name instead (the dev listener, an operator-trusted CA). */
   policyNames: string[];
-  /** An IAM user (MQTT over WSS signed with SigV4). */
-  iamUserName?: string;
+  /**
+   * An IAM user (MQTT over WSS signed with SigV4): who, and its IAM policies as loaded at CONNECT
+   * (none for a session restored after a restart, until its client connects again).
+   */
+  iam?: { identity: IamIdentity; policies: readonly LoadedIamPolicy[] };
   caCertificateId?: string;
   /** The client certificate, so a CRL that later lists it can find the connection. */
   certificate?: X509Certificate;
@@ -56,6 +60,8 @@ interface DeviceAuthorization {
 }
 
 export interface DeviceAccessOptions {
+  /** IAM policy evaluation, for IAM users connecting over WSS. */
+  iam: IamAuthorizer;
   certificates: DeviceCertificates;
   registry: Registry;
   policies: PolicyDecisions;
@@ -202,7 +208,13 @@ export class DeviceAccess implements AccessControl, DeviceAuthorizer {
     if (facts.listener === 'dev')
       return this.principal('dev', 'dev', { policyNames: [DEV_LISTENER_POLICY], context });
     if (facts.iam)
-      return this.principal(facts.iam.arn, 'iam', { iamUserName: facts.iam.userName, context });
+      return this.principal(facts.iam.arn, 'iam', {
+        iam: {
+          identity: facts.iam,
+          policies: await this.options.iam.policiesOf(facts.iam.userName),
+        },
+        context,
+      });
     if (!certificate) return undefined;
     return this.authenticateCertificate(certificate, context, (certificateArn) =>
       this.options.registry.principals.thingForConnection(connect.clientId, certificateArn),
@@ -343,9 +355,6 @@ export class DeviceAccess implements AccessControl, DeviceAuthorizer {
     clientId: string,
   ): boolean {
     const authorization = this.authorizationOf(principal, clientId);
-    if (authorization.iamUserName !== undefined)
-      // Until IAM policies exist, as on the HTTPS API: the administrator may, no one else.
-      return authorization.iamUserName === ADMIN_USER_NAME;
     const { policies } = this.options;
     if (authorization.rememberedAt !== policies.changeCount) {
       authorization.remembered.clear();
@@ -370,6 +379,27 @@ export class DeviceAccess implements AccessControl, DeviceAuthorizer {
   /** The policies' decision on an IoT action (`iot:Publish`) on a resource ARN. */
   private decide(authorization: DeviceAuthorization, action: string, resourceArn: string): boolean {
     const { policies } = this.options;
+    // An IAM user over WSS is judged by its IAM policies, as AWS does.
+    if (authorization.iam)
+      return (
+        this.options.iam.decide(
+          authorization.iam.policies,
+          {
+            arn: authorization.iam.identity.arn,
+            principalId: authorization.iam.identity.userId,
+            userName: authorization.iam.identity.userName,
+            accessKeyId: authorization.iam.identity.accessKeyId,
+            ...(authorization.iam.identity.mfaAuthenticatedAt !== undefined
+              ? { mfaAuthenticatedAt: authorization.iam.identity.mfaAuthenticatedAt }
+              : {}),
+          },
+          action,
+          resourceArn,
+          authorization.context.sourceIp !== undefined
+            ? { sourceIp: authorization.context.sourceIp }
+            : {},
+        ).decision === 'allowed'
+      );
     const decision =
       authorization.policyNames.length > 0
         ? policies.decideByPolicyNames(
@@ -394,10 +424,9 @@ export class DeviceAccess implements AccessControl, DeviceAuthorizer {
         ? { policyNames: [DEV_LISTENER_POLICY], context }
         : principal.kind === 'certificate'
           ? { targets: [this.options.certificateArn(principal.id)], context }
-          : {
-              iamUserName: principal.id.slice(principal.id.indexOf(':user/') + ':user/'.length),
-              context,
-            };
+          : // An IAM user's session restored before its client reconnects: no policies yet,
+            // so nothing is delivered to it until then (default deny).
+            { context };
     const authorization = (this.principal(principal.id, principal.kind, restored).authorization ??
       {}) as DeviceAuthorization;
     principal.authorization = authorization;

@@ -1,5 +1,6 @@
 import { retainedMigrations } from '../broker/retained.js';
 import { sessionMigrations } from '../broker/session-store.js';
+import { credentialMigrations } from '../iam/credential-migrations.js';
 import { iamMigrations } from '../iam/migrations.js';
 import { encryptionConfigurationMigrations } from '../kms/encryption-configuration.js';
 import { deviceCertificateMigrations, pkiMigrations } from '../pki/migrations.js';
@@ -19,4 +20,5 @@ export const migrations: Migration[] = [
   ...policyMigrations,
   ...deviceCertificateMigrations,
   ...shadowMigrations,
+  ...credentialMigrations,
 ];

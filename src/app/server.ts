@@ -16,12 +16,12 @@ import type { IamIdentity } from '../broker/access.js';
 import { attachWss, type SignedUrlRefusal, type WssListener } from '../broker/transports/ws.js';
 import type { Config } from '../config/index.js';
 import { BulwarkError, isBulwarkError } from '../errors.js';
-import {
-  administratorOnly,
-  IamUsers,
-  sigV4Authenticator,
-  type Authenticate,
-} from '../iam/index.js';
+import { IamAuthorizer, sigV4Authenticator, type Authenticate } from '../iam/index.js';
+import { CREDENTIAL_USER_REFERENCES } from '../iam/credential-migrations.js';
+import { createCredentialServices } from '../iam/credentials.js';
+import { createIamQueryServices, iamQueryActions } from '../iam/query/index.js';
+import { loginProfileActions } from '../iam/query/login-profile-actions.js';
+import { mfaActions } from '../iam/query/mfa-actions.js';
 import {
   EncryptionConfiguration,
   encryptionConfigurationOperations,
@@ -109,7 +109,15 @@ async function verifySignedWebSocketUrl(
       },
       'data',
     );
-    return { userName: caller.userName, arn: caller.arn };
+    return {
+      userName: caller.userName,
+      arn: caller.arn,
+      userId: caller.principalId,
+      accessKeyId: caller.accessKeyId,
+      ...(caller.mfaAuthenticatedAt !== undefined
+        ? { mfaAuthenticatedAt: caller.mfaAuthenticatedAt }
+        : {}),
+    };
   } catch (error) {
     if (!isBulwarkError(error)) throw error;
     return { status: error.httpStatus, awsType: error.awsType, message: error.message };
@@ -247,7 +255,26 @@ export async function startBulwark(
       registeredCa: (caCertificateId) => pki.directory.ca(caCertificateId)?.certificate,
       logger,
     });
+    // Console passwords, MFA devices (the MFA verifier) and console sign-in.
+    const credentials = createCredentialServices(dataDir.store, config, logger);
+    // IAM's users, groups, policies and sessions; the MFA verifier and other modules' references
+    // to users (MFA devices, login profiles) plug in through createIamQueryServices' options.
+    const iam = createIamQueryServices(dataDir.store, config.accountId, {
+      mfaVerifier: credentials.mfaDevices,
+      userReferences: CREDENTIAL_USER_REFERENCES,
+    });
+    const authenticate = sigV4Authenticator({
+      users: iam.users,
+      sessions: iam.sessions,
+      account,
+      logger,
+    });
+    const iamAuthorizer = new IamAuthorizer(
+      { inline: iam.inlinePolicies, managed: iam.managedPolicies, groups: iam.groups },
+      config.region,
+    );
     const access = new DeviceAccess({
+      iam: iamAuthorizer,
       certificates: pki.directory,
       registry,
       policies: decisions,
@@ -349,19 +376,24 @@ export async function startBulwark(
       ...brokerOperations(broker),
       ...shadowOperations(shadows, account),
     ];
-    const authenticate = sigV4Authenticator(new IamUsers(dataDir.store), account);
     api = await createApiServer({
       identity: { ...identity, ...served },
       store: dataDir.store,
       logger,
       tlsPolicy: apiPolicy,
       operations,
+      queryActions: [
+        ...iamQueryActions(iam),
+        ...mfaActions(credentials.mfaDevices),
+        ...loginProfileActions(credentials.loginProfiles),
+      ],
       account,
       authenticate,
-      authorizer: administratorOnly,
+      authorizer: iamAuthorizer,
       deviceAuthorizer: access,
       metrics: new ApiMetrics(metricsRegistry),
       metricsOpenOnLoopback: config.api.metricsOpenOnLoopback,
+      consoleSignIn: credentials.consoleSignIn,
       deviceCaPems: mqttDeviceCas,
       ...(config.mqtt.alpnOnApiPort ? { extraAlpnProtocols: [MQTT_ALPN_PROTOCOL] } : {}),
     });

@@ -30,6 +30,11 @@ export interface ConnectRequest {
 export interface IamIdentity {
   userName: string;
   arn: string;
+  /** IAM's unique id for the user (AIDA…): `aws:userid`. */
+  userId: string;
+  accessKeyId: string;
+  /** When the signing credentials' MFA was verified (temporary credentials obtained with MFA). */
+  mfaAuthenticatedAt?: number;
 }
 
 /** The IoT policy actions the broker asks about (iot:Connect, iot:Publish, …). */

@@ -175,6 +175,57 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** Operators' console passwords, MFA devices and sign-in lockout (src/iam). */
+    iam: z
+      .object({
+        /** Every console sign-in needs a code from an enabled MFA device besides the password. */
+        requireMfaForConsole: z.boolean().default(true),
+        /**
+         * scrypt's cost for password hashes, as log2 N (r = 8, p = 1): 17 is OWASP's floor and
+         * takes 128 MiB per hash. Raising it rehashes each password at its next sign-in.
+         */
+        passwordScryptLogN: z.number().int().min(14).max(20).default(17),
+        /** IAM's account password policy, by AWS's names. */
+        passwordPolicy: z
+          .object({
+            minimumPasswordLength: z.number().int().min(6).max(128).default(14),
+            // Off by default: NIST SP 800-63B asks for length, not composition rules.
+            requireSymbols: z.boolean().default(false),
+            requireNumbers: z.boolean().default(false),
+            requireUppercaseCharacters: z.boolean().default(false),
+            requireLowercaseCharacters: z.boolean().default(false),
+            /**
+             * Recent passwords, the current one included, a new one may not repeat (CIS: 24);
+             * null: any. Each costs one scrypt evaluation when a password is set.
+             */
+            passwordReusePrevention: z.number().int().min(1).max(24).nullable().default(24),
+            /** Days after which a password must be changed at the next sign-in; null: never. */
+            maxPasswordAge: z.number().int().min(1).max(1095).nullable().default(null),
+          })
+          .strict()
+          .prefault({}),
+        /**
+         * Brute-force protection for passwords and MFA devices, each counted on its own (see
+         * src/iam/lockout.ts): from `failuresBeforeDelay` consecutive failures each attempt waits
+         * `firstDelayMs`, doubling up to `maxDelayMs`; at `failuresBeforeLock` the credential is
+         * locked for `lockDurationMs`, and any failure after that locks it again. Besides, one
+         * source address may fail at most `sourceFailuresPerWindow` sign-ins per `sourceWindowMs`.
+         */
+        lockout: z
+          .object({
+            failuresBeforeDelay: count(1000).default(5),
+            firstDelayMs: z.number().int().min(0).max(3_600_000).default(1000),
+            maxDelayMs: z.number().int().min(0).max(3_600_000).default(60_000),
+            failuresBeforeLock: count(1000).default(20),
+            lockDurationMs: z.number().int().min(1).max(604_800_000).default(900_000),
+            sourceFailuresPerWindow: count(1_000_000).default(100),
+            sourceWindowMs: z.number().int().min(1).max(86_400_000).default(300_000),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
     shutdownGraceMs: z.number().int().min(0).max(600_000).default(10_000),
   })
   .strict();

@@ -65,6 +65,8 @@ export interface ReceivedRequest {
 export interface SigningNames {
   header: readonly string[];
   presigned: readonly string[];
+  /** A global service's signing region, accepted besides the one Bulwark serves (IAM: us-east-1). */
+  globalRegion?: string;
 }
 
 /** What a credential lookup returns: the secret to check against, and whom it belongs to. */
@@ -90,6 +92,8 @@ export interface VerifiedRequest<P> {
   accessKeyId: string;
   form: 'header' | 'presigned';
   signingName: string;
+  /** The region in the credential scope. */
+  signingRegion: string;
 }
 
 interface SignatureParts {
@@ -283,18 +287,20 @@ function checkFreshness(parts: SignatureParts, signedAt: Date, now: number): voi
     );
 }
 
-function checkScope(parts: SignatureParts, region: string, accepted: readonly string[]): void {
+function checkScope(parts: SignatureParts, region: string, names: SigningNames): void {
   const { scope } = parts;
   if (scope.date !== parts.amzDate.slice(0, 8))
     throw new BulwarkError(
       'InvalidSignature',
       `Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '${scope.date}' != '${parts.amzDate.slice(0, 8)}', from '${parts.amzDate}'.`,
     );
-  if (scope.region !== region)
+  const regions = names.globalRegion === undefined ? [region] : [region, names.globalRegion];
+  if (!regions.includes(scope.region))
     throw new BulwarkError(
       'InvalidSignature',
-      `Credential should be scoped to a valid region, not '${scope.region}'. This endpoint serves '${region}'.`,
+      `Credential should be scoped to a valid region, not '${scope.region}'. This endpoint serves '${[...new Set(regions)].join("' or '")}'.`,
     );
+  const accepted = parts.form === 'header' ? names.header : names.presigned;
   if (!accepted.includes(scope.service))
     throw new BulwarkError(
       'InvalidSignature',
@@ -346,11 +352,7 @@ export async function verifySigV4<P>(
   if (!parts.signedHeaders.includes('host'))
     throw incomplete("The 'host' header must be among the SignedHeaders.");
   checkFreshness(parts, signedAt, (options.now ?? Date.now)());
-  checkScope(
-    parts,
-    options.region,
-    parts.form === 'header' ? options.signingNames.header : options.signingNames.presigned,
-  );
+  checkScope(parts, options.region, options.signingNames);
 
   const resolved = await options.resolve(parts.accessKeyId, parts.sessionToken);
   if (!resolved)
@@ -419,5 +421,6 @@ export async function verifySigV4<P>(
     accessKeyId: parts.accessKeyId,
     form: parts.form,
     signingName: parts.scope.service,
+    signingRegion: parts.scope.region,
   };
 }

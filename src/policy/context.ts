@@ -1,7 +1,8 @@
+import type { ContextReader } from './context-keys.js';
+
 /**
- * What a policy can know about a request: the facts the caller (broker, TestAuthorization) fills
- * in, and the condition keys and policy variables that read them. Each key is turned into a
- * reader once, when a document is compiled, so evaluation never parses a key name.
+ * What an IoT policy can know about a request: the facts the caller (broker, TestAuthorization)
+ * fills in, and the condition keys and policy variables that read them.
  */
 
 /** Subject or issuer distinguished-name fields, by AWS's names, each with every value it has. */
@@ -76,10 +77,8 @@ export interface AuthorizationContext {
   lastWillTopic?: string;
 }
 
-/** A key's value in a context: one string, a list (multivalued keys), or nothing. */
-export type ContextValue = string | readonly string[] | undefined;
-
-export type ContextReader = (context: AuthorizationContext) => ContextValue;
+/** Reads one key from an IoT request. */
+type IotReader = ContextReader<AuthorizationContext>;
 
 const firstOf = (values: readonly string[] | undefined): string | undefined => values?.[0];
 
@@ -87,7 +86,7 @@ function nameReader(
   pick: (certificate: CertificateFields) => Readonly<Record<string, readonly string[]>>,
   field: string,
   list: boolean,
-): ContextReader {
+): IotReader {
   return (context) => {
     const certificate = context.certificate;
     if (!certificate) return undefined;
@@ -111,7 +110,7 @@ function availableKeys(certificate: CertificateFields): string[] {
 }
 
 /** Keys are matched case-insensitively, as IAM matches condition key names. */
-const FIXED_KEYS = new Map<string, ContextReader>([
+const FIXED_KEYS = new Map<string, IotReader>([
   ['iot:clientid', (context) => context.clientId],
   ['aws:sourceip', (context) => context.sourceIp],
   ['iot:connectattributes', (context) => context.connectAttributes],
@@ -130,7 +129,7 @@ const THING_ATTRIBUTE = /^iot:connection\.thing\.attributes\[(.+)\]$/i;
 const CERTIFICATE_NAME =
   /^iot:certificate\.(subject|issuer)(\.alternativename)?\.([a-z0-9]+)(\.list)?$/i;
 
-function certificateReader(key: string): ContextReader | undefined {
+function certificateReader(key: string): IotReader | undefined {
   const match = CERTIFICATE_NAME.exec(key);
   if (!match) return undefined;
   const [, side = '', alternative, fieldName = '', list] = match;
@@ -145,11 +144,8 @@ function certificateReader(key: string): ContextReader | undefined {
   return nameReader(pick, field, list !== undefined);
 }
 
-/**
- * The reader for a condition key or policy variable name; undefined for a key Bulwark does not
- * know, which therefore never has a value (an unknown key is absent from the request, as in IAM).
- */
-export function contextReader(key: string): ContextReader | undefined {
+/** The IoT policy language's context keys (a ContextKeys<AuthorizationContext>). */
+export function contextReader(key: string): IotReader | undefined {
   const fixed = FIXED_KEYS.get(key.toLowerCase());
   if (fixed) return fixed;
   // The attribute name keeps its case: thing attribute names are case-sensitive.

@@ -132,7 +132,7 @@ test('a request signed with a wrong secret, an unknown key or no signature is re
     'MissingAuthenticationTokenException',
     /^Missing Authentication Token$/,
   );
-  // Temporary credentials are not issued yet, so no session token can be valid.
+  // A session token belongs to temporary (ASIA…) credentials: with a long-term key it is refused.
   assertAwsError(
     await signedRequest(target, {
       method: 'GET',

@@ -6,8 +6,6 @@ import { before, test } from 'node:test';
 import type { IClientOptions } from 'mqtt';
 import mqttPacket from 'mqtt-packet';
 import WebSocket, { type ClientOptions } from 'ws';
-import { SignatureV4 } from '@smithy/signature-v4';
-import { NodeSha256 } from '../../src/iam/sigv4.js';
 import {
   createTestCa,
   issueClientCertificate,
@@ -21,7 +19,8 @@ import {
   type RunningServer,
   startServer,
 } from '../helpers/cli.js';
-import { adminCredentials, type AwsCredentials, REGION } from '../helpers/aws-api.js';
+import { adminCredentials, type AwsCredentials } from '../helpers/aws-api.js';
+import { presignedMqttPath } from '../helpers/presigned-mqtt-url.js';
 import { connectUrlWithInbox, type Inbox } from '../helpers/mqtt-clients.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -262,35 +261,12 @@ test('without mqtt.deviceCaFile no client is asked for a certificate and every u
   assert.equal((await httpsGet(bare.ready.api, '/health', ca)).status, 200);
 });
 
-/** `/mqtt?X-Amz-…`: the WebSocket URL presigned as AWS IoT clients sign it (service iotdevicegateway). */
-async function presignedPath(
+/** `/mqtt?X-Amz-…` for this file's server. */
+function presignedPath(
   credentials: AwsCredentials,
   options: { signingDate?: Date; expiresIn?: number } = {},
 ): Promise<string> {
-  const port = server.ready.api as number;
-  const signer = new SignatureV4({
-    credentials,
-    region: REGION,
-    service: 'iotdevicegateway',
-    sha256: NodeSha256,
-    uriEscapePath: true,
-  });
-  const signed = await signer.presign(
-    {
-      method: 'GET',
-      protocol: 'https:',
-      hostname: '127.0.0.1',
-      port,
-      path: '/mqtt',
-      query: {},
-      headers: { host: `127.0.0.1:${port}` },
-    },
-    { signingDate: options.signingDate ?? new Date(), expiresIn: options.expiresIn ?? 300 },
-  );
-  const query = Object.entries(signed.query ?? {})
-    .map(([key, value]) => `${encodeURIComponent(key)}=${encodeURIComponent(String(value))}`)
-    .join('&');
-  return `/mqtt?${query}`;
+  return presignedMqttPath(server.ready.api, credentials, options);
 }
 
 test('an IAM user connects over WSS with a SigV4-presigned URL and no client certificate, as AWS clients do', async (t) => {

@@ -79,6 +79,8 @@ test('kms commands manage customer keys while serve runs on the same data dir', 
     listed.map((key) => [key.KeyId, key.KeyState]),
     [
       ['bulwark/service', 'Enabled'],
+      // The administrator's AdministratorAccess policy, under a key of its own (init).
+      ['scope/iam-principal/admin', 'Enabled'],
       [keyId, 'Disabled'],
     ],
   );
@@ -103,11 +105,12 @@ test('kms rewrap moves stored values to the newest key version, showing progress
   const rewrap = runCli(['kms', 'rewrap', '--data-dir', dataDir]);
   assert.equal(rewrap.status, 0, rewrap.stderr);
   // Init sealed the server CA and certificate (4 values), the administrator's access key, the
-  // dev-listener policy and its version, and the device CA (certificate and key).
+  // dev-listener policy and its version, and the device CA (certificate and key); the
+  // administrator's IAM policy is under a key of its own, which was not rotated.
   assert.deepEqual(JSON.parse(rewrap.stdout), { rewrapped: 9, replacedMeanwhile: 0, remaining: 0 });
   assert.match(
     rewrap.stderr,
-    /rewrap: 4 of 9 values \(pki_server_identity\)\nrewrap: 5 of 9 values \(iam_access_keys\)\nrewrap: 6 of 9 values \(policy_policies\)\nrewrap: 7 of 9 values \(policy_versions\)\nrewrap: 9 of 9 values \(pki_device_ca\)/,
+    /rewrap: 4 of 9 values \(pki_server_identity\)\nrewrap: 5 of 9 values \(iam_access_keys\)\nrewrap: 5 of 9 values \(iam_inline_policies\)\nrewrap: 6 of 9 values \(policy_policies\)\nrewrap: 7 of 9 values \(policy_versions\)\nrewrap: 9 of 9 values \(pki_device_ca\)/,
   );
   const again = runCli(['kms', 'rewrap', '--data-dir', dataDir]);
   assert.deepEqual(JSON.parse(again.stdout), { rewrapped: 0, replacedMeanwhile: 0, remaining: 0 });

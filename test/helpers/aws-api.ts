@@ -20,6 +20,8 @@ export const REGION = 'us-east-1';
 export interface AwsCredentials {
   accessKeyId: string;
   secretAccessKey: string;
+  /** Temporary credentials (STS) only. */
+  sessionToken?: string;
 }
 
 /** Where a test's server is: its API port and its data dir (for the CA and the admin key). */
@@ -235,6 +237,7 @@ export function runAwsCli(
         HOME: options.home,
         AWS_ACCESS_KEY_ID: credentials.accessKeyId,
         AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+        ...(credentials.sessionToken ? { AWS_SESSION_TOKEN: credentials.sessionToken } : {}),
         AWS_CA_BUNDLE: join(target.dataDir, 'pki', 'server-ca.pem'),
         AWS_EC2_METADATA_DISABLED: 'true',
         AWS_CONFIG_FILE: join(options.home, 'no-aws-config'),

@@ -107,6 +107,7 @@ test("AWS's SigV4 test suite: get-vanilla and get-vanilla-query-order-key-case v
     accessKeyId: 'AKIDEXAMPLE',
     form: 'header',
     signingName: 'service',
+    signingRegion: 'us-east-1',
   });
   const queryOrder: ReceivedRequest = {
     ...vanilla,

@@ -1,0 +1,181 @@
+import type { PolicyHolder } from '../inline-policies.js';
+import type { ManagedPolicy } from '../managed-policies.js';
+import type { QueryAction, QueryParams, XmlObject } from './action.js';
+import {
+  booleanParam,
+  DESCRIPTION,
+  enumParam,
+  GROUP_NAME,
+  optionalParam,
+  pageParams,
+  pathPrefixParam,
+  POLICY_ARN,
+  POLICY_DOCUMENT,
+  POLICY_NAME,
+  POLICY_VERSION_ID,
+  refuseUnsupported,
+  requiredParam,
+  USER_NAME,
+} from './params.js';
+import type { IamQueryServices } from './services.js';
+import { encodedDocument, listShape } from './shapes.js';
+
+/** IAM's Policy shape; ListPolicies leaves the description out, as IAM does. */
+function policyShape(policy: ManagedPolicy, withDescription: boolean): XmlObject {
+  return {
+    PolicyName: policy.policyName,
+    DefaultVersionId: policy.defaultVersionId,
+    PolicyId: policy.policyId,
+    Path: '/',
+    Arn: policy.arn,
+    AttachmentCount: policy.attachmentCount,
+    PermissionsBoundaryUsageCount: 0,
+    IsAttachable: true,
+    Description: withDescription ? policy.description : undefined,
+    CreateDate: policy.createDate,
+    UpdateDate: policy.updateDate,
+  };
+}
+
+function policyArnParam(params: QueryParams): string {
+  return requiredParam(params, 'PolicyArn', POLICY_ARN);
+}
+
+/**
+ * CreatePolicy, GetPolicy, GetPolicyVersion, ListPolicies, DeletePolicy; attaching, detaching
+ * and listing the managed policies of users and groups.
+ */
+export function managedPolicyActions({ managedPolicies, arns }: IamQueryServices): QueryAction[] {
+  const attachmentActions = (['user', 'group'] as const).flatMap((type): QueryAction[] => {
+    const noun = type === 'user' ? 'User' : 'Group';
+    const holderOf = (params: QueryParams): PolicyHolder => ({
+      type,
+      name:
+        type === 'user'
+          ? requiredParam(params, 'UserName', USER_NAME)
+          : requiredParam(params, 'GroupName', GROUP_NAME),
+    });
+    const resource = (params: QueryParams) => {
+      const holder = holderOf(params);
+      return type === 'user' ? arns.user(holder.name) : arns.group(holder.name);
+    };
+    return [
+      {
+        service: 'iam',
+        name: `Attach${noun}Policy`,
+        readOnly: false,
+        resource,
+        async handle(params) {
+          await managedPolicies.attach(holderOf(params), policyArnParam(params));
+          return undefined;
+        },
+      },
+      {
+        service: 'iam',
+        name: `Detach${noun}Policy`,
+        readOnly: false,
+        resource,
+        async handle(params) {
+          await managedPolicies.detach(holderOf(params), policyArnParam(params));
+          return undefined;
+        },
+      },
+      {
+        service: 'iam',
+        name: `ListAttached${noun}Policies`,
+        readOnly: true,
+        resource,
+        async handle(params) {
+          const holder = holderOf(params);
+          const request = pageParams(params);
+          // Every policy has the path /, so only a prefix of it matches any.
+          const page = '/'.startsWith(pathPrefixParam(params))
+            ? await managedPolicies.listAttached(holder, request)
+            : { items: [] };
+          return listShape('AttachedPolicies', page, (policy) => ({
+            PolicyName: policy.policyName,
+            PolicyArn: policy.policyArn,
+          }));
+        },
+      },
+    ];
+  });
+  return [
+    {
+      service: 'iam',
+      name: 'CreatePolicy',
+      readOnly: false,
+      resource: (params) => arns.policy(requiredParam(params, 'PolicyName', POLICY_NAME)),
+      async handle(params) {
+        refuseUnsupported(params, ['Tags']);
+        const policy = await managedPolicies.create(
+          requiredParam(params, 'PolicyName', POLICY_NAME),
+          requiredParam(params, 'PolicyDocument', POLICY_DOCUMENT),
+          optionalParam(params, 'Description', DESCRIPTION),
+        );
+        return { Policy: policyShape(policy, true) };
+      },
+    },
+    {
+      service: 'iam',
+      name: 'GetPolicy',
+      readOnly: true,
+      resource: policyArnParam,
+      async handle(params) {
+        return { Policy: policyShape(await managedPolicies.get(policyArnParam(params)), true) };
+      },
+    },
+    {
+      service: 'iam',
+      name: 'GetPolicyVersion',
+      readOnly: true,
+      resource: policyArnParam,
+      async handle(params) {
+        const version = await managedPolicies.getVersion(
+          policyArnParam(params),
+          requiredParam(params, 'VersionId', POLICY_VERSION_ID),
+        );
+        return {
+          PolicyVersion: {
+            Document: encodedDocument(version.document),
+            VersionId: version.versionId,
+            IsDefaultVersion: version.isDefaultVersion,
+            CreateDate: version.createDate,
+          },
+        };
+      },
+    },
+    {
+      service: 'iam',
+      name: 'ListPolicies',
+      readOnly: true,
+      async handle(params) {
+        const usage = enumParam(params, 'PolicyUsageFilter', [
+          'PermissionsPolicy',
+          'PermissionsBoundary',
+        ] as const);
+        const page = await managedPolicies.list(
+          {
+            scope: enumParam(params, 'Scope', ['All', 'AWS', 'Local'] as const) ?? 'All',
+            onlyAttached: booleanParam(params, 'OnlyAttached') ?? false,
+            pathPrefix: pathPrefixParam(params),
+            ...(usage !== undefined ? { usage } : {}),
+          },
+          pageParams(params),
+        );
+        return listShape('Policies', page, (policy) => policyShape(policy, false));
+      },
+    },
+    {
+      service: 'iam',
+      name: 'DeletePolicy',
+      readOnly: false,
+      resource: policyArnParam,
+      async handle(params) {
+        await managedPolicies.delete(policyArnParam(params));
+        return undefined;
+      },
+    },
+    ...attachmentActions,
+  ];
+}

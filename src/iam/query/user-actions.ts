@@ -1,0 +1,66 @@
+import type { QueryAction, QueryContext, QueryParams } from './action.js';
+import {
+  optionalParam,
+  pageParams,
+  pathPrefixParam,
+  refuseUnsupported,
+  requiredParam,
+  USER_NAME,
+} from './params.js';
+import type { IamQueryServices } from './services.js';
+import { listShape, userShape } from './shapes.js';
+
+/** `UserName`, or the caller when it is absent (GetUser, the access key actions). */
+export function userNameOrCaller(params: QueryParams, context: QueryContext): string {
+  return optionalParam(params, 'UserName', USER_NAME) ?? context.caller.userName;
+}
+
+/** CreateUser, GetUser, ListUsers, DeleteUser. */
+export function userActions({ users, arns }: IamQueryServices): QueryAction[] {
+  return [
+    {
+      service: 'iam',
+      name: 'CreateUser',
+      readOnly: false,
+      resource: (params) => arns.user(requiredParam(params, 'UserName', USER_NAME)),
+      async handle(params) {
+        refuseUnsupported(params, ['Tags', 'PermissionsBoundary']);
+        const user = await users.createUser(requiredParam(params, 'UserName', USER_NAME));
+        return { User: userShape(user, arns) };
+      },
+    },
+    {
+      service: 'iam',
+      name: 'GetUser',
+      readOnly: true,
+      resource: (params, context) => arns.user(userNameOrCaller(params, context)),
+      async handle(params, context) {
+        const user = await users.requireUser(userNameOrCaller(params, context));
+        return { User: userShape(user, arns) };
+      },
+    },
+    {
+      service: 'iam',
+      name: 'ListUsers',
+      readOnly: true,
+      async handle(params) {
+        const request = pageParams(params);
+        // Every user has the path /, so only a prefix of it matches any.
+        const page = '/'.startsWith(pathPrefixParam(params))
+          ? await users.listUsers(request)
+          : { items: [] };
+        return listShape('Users', page, (user) => userShape(user, arns));
+      },
+    },
+    {
+      service: 'iam',
+      name: 'DeleteUser',
+      readOnly: false,
+      resource: (params) => arns.user(requiredParam(params, 'UserName', USER_NAME)),
+      async handle(params) {
+        await users.deleteUser(requiredParam(params, 'UserName', USER_NAME));
+        return undefined;
+      },
+    },
+  ];
+}

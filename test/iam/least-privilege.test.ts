@@ -1,0 +1,230 @@
+// IAM end to end with the AWS CLI v2, as an operator would set it up: a user allowed only
+// iot:DescribeThing, a policy that demands MFA for iot:DeleteCertificate (long-term keys refused,
+// `aws sts get-session-token` credentials with a TOTP code accepted), and MQTT over WSS judged by
+// the signing user's IAM policies.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { before, test } from 'node:test';
+import { generateSync } from 'otplib';
+import type { ClientOptions } from 'ws';
+import { needAwsCli, runAwsCli, serverCa, type AwsCredentials } from '../helpers/aws-api.js';
+import { EPHEMERAL_PORTS, fileCleanup, startServer, type RunningServer } from '../helpers/cli.js';
+import { connectUrlWithInbox } from '../helpers/mqtt-clients.js';
+import { tempDir } from '../helpers/temp.js';
+import { presignedMqttPath } from '../helpers/presigned-mqtt-url.js';
+
+const files = fileCleanup();
+const dir = tempDir(files, 'bulwark-iam-e2e-');
+const dataDir = join(dir, 'data');
+const home = join(dir, 'home');
+let server: RunningServer;
+
+const STEP_MS = 30_000;
+
+/** What `--output json` printed, read loosely: each test checks the fields it needs. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the CLI's JSON varies by command
+type CliJson = Record<string, any>;
+
+before(async () => {
+  server = await startServer(files, ['--data-dir', dataDir, ...EPHEMERAL_PORTS]);
+});
+
+/** `aws …` as the administrator, or as `credentials`; the parsed JSON output. */
+function aws(
+  args: string[],
+  credentials?: AwsCredentials,
+): { status: number | null; json: CliJson; stderr: string } {
+  const result = runAwsCli({ port: server.ready.api, dataDir }, args, {
+    home,
+    ...(credentials ? { credentials } : {}),
+  });
+  let json: CliJson = {};
+  try {
+    if (result.stdout.trim()) json = JSON.parse(result.stdout) as CliJson;
+  } catch {
+    json = {};
+  }
+  return { status: result.status, json, stderr: result.stderr };
+}
+
+function ok(args: string[], credentials?: AwsCredentials): CliJson {
+  const result = aws(args, credentials);
+  assert.equal(result.status, 0, `aws ${args.join(' ')}: ${result.stderr}`);
+  return result.json;
+}
+
+/** A new user with `policy` inline and an access key. */
+function userWith(userName: string, policy: object): AwsCredentials {
+  ok(['iam', 'create-user', '--user-name', userName]);
+  ok([
+    'iam',
+    'put-user-policy',
+    '--user-name',
+    userName,
+    '--policy-name',
+    'only-this',
+    '--policy-document',
+    JSON.stringify(policy),
+  ]);
+  const key = ok(['iam', 'create-access-key', '--user-name', userName]).AccessKey;
+  return { accessKeyId: key.AccessKeyId, secretAccessKey: key.SecretAccessKey };
+}
+
+test('a user allowed only iot:DescribeThing can describe a thing and is refused CreateThing', (t) => {
+  if (!needAwsCli(t)) return;
+  ok(['iot', 'create-thing', '--thing-name', 'boiler']);
+  const reader = userWith('reader', {
+    Version: '2012-10-17',
+    Statement: [{ Sid: 'Describe', Effect: 'Allow', Action: 'iot:DescribeThing', Resource: '*' }],
+  });
+  assert.equal(ok(['iot', 'describe-thing', '--thing-name', 'boiler'], reader).thingName, 'boiler');
+  const refused = aws(['iot', 'create-thing', '--thing-name', 'intruder'], reader);
+  assert.notEqual(refused.status, 0);
+  assert.match(
+    refused.stderr,
+    /AccessDeniedException.*User: arn:aws:iam::000000000000:user\/reader is not authorized to perform: iot:CreateThing on resource: arn:aws:iot:us-east-1:000000000000:thing\/intruder because no identity-based policy allows the iot:CreateThing action/,
+  );
+  // Nor may it reach IAM itself.
+  const escalate = aws(
+    [
+      'iam',
+      'attach-user-policy',
+      '--user-name',
+      'reader',
+      '--policy-arn',
+      'arn:aws:iam::000000000000:policy/x',
+    ],
+    reader,
+  );
+  assert.match(escalate.stderr, /AccessDenied/);
+});
+
+test('MFA required for iot:DeleteCertificate: long-term keys refused, get-session-token credentials with a TOTP code accepted', async (t) => {
+  if (!needAwsCli(t)) return;
+  const operator = userWith('operator', {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'Everything',
+        Effect: 'Allow',
+        Action: ['iot:*', 'iam:*MFADevice*', 'iam:ListMFADevices'],
+        Resource: '*',
+      },
+      {
+        Sid: 'DeleteOnlyWithMfa',
+        Effect: 'Deny',
+        Action: 'iot:DeleteCertificate',
+        Resource: '*',
+        Condition: { BoolIfExists: { 'aws:MultiFactorAuthPresent': 'false' } },
+      },
+    ],
+  });
+  const certificateId = ok(['iot', 'create-keys-and-certificate'], operator)
+    .certificateId as string;
+  ok(
+    ['iot', 'update-certificate', '--certificate-id', certificateId, '--new-status', 'INACTIVE'],
+    operator,
+  );
+
+  const withoutMfa = aws(
+    ['iot', 'delete-certificate', '--certificate-id', certificateId],
+    operator,
+  );
+  assert.notEqual(withoutMfa.status, 0);
+  assert.match(withoutMfa.stderr, /AccessDeniedException.*explicit deny/);
+
+  // The operator enrols a virtual MFA device, as with an authenticator app.
+  const seedFile = join(dir, 'seed.txt');
+  const serialNumber = ok(
+    [
+      'iam',
+      'create-virtual-mfa-device',
+      '--virtual-mfa-device-name',
+      'operator-phone',
+      '--outfile',
+      seedFile,
+      '--bootstrap-method',
+      'Base32StringSeed',
+    ],
+    operator,
+  ).VirtualMFADevice.SerialNumber as string;
+  const seed = readFileSync(seedFile, 'utf8').trim();
+  const step = Math.floor(Date.now() / STEP_MS);
+  const code = (at: number) => generateSync({ secret: seed, strategy: 'hotp', counter: at });
+  ok(
+    [
+      'iam',
+      'enable-mfa-device',
+      '--user-name',
+      'operator',
+      '--serial-number',
+      serialNumber,
+      '--authentication-code1',
+      code(step - 1),
+      '--authentication-code2',
+      code(step),
+    ],
+    operator,
+  );
+  // A code already used (to enable the device) is refused.
+  const replay = aws(
+    ['sts', 'get-session-token', '--serial-number', serialNumber, '--token-code', code(step)],
+    operator,
+  );
+  assert.notEqual(replay.status, 0);
+  const session = ok(
+    ['sts', 'get-session-token', '--serial-number', serialNumber, '--token-code', code(step + 1)],
+    operator,
+  ).Credentials;
+  assert.match(session.AccessKeyId, /^ASIA/);
+  const temporary: AwsCredentials = {
+    accessKeyId: session.AccessKeyId,
+    secretAccessKey: session.SecretAccessKey,
+    sessionToken: session.SessionToken,
+  };
+  ok(['iot', 'delete-certificate', '--certificate-id', certificateId], temporary);
+  const gone = aws(['iot', 'describe-certificate', '--certificate-id', certificateId], temporary);
+  assert.match(gone.stderr, /ResourceNotFoundException/);
+});
+
+test("MQTT over WSS is judged by the signing user's IAM policies", async (t) => {
+  const publisher = userWith('telemetry-writer', {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Effect: 'Allow',
+        Action: 'iot:Connect',
+        Resource: 'arn:aws:iot:us-east-1:000000000000:client/writer-*',
+      },
+      {
+        Effect: 'Allow',
+        Action: 'iot:Publish',
+        Resource: 'arn:aws:iot:us-east-1:000000000000:topic/telemetry/*',
+      },
+    ],
+  });
+  const url = `wss://127.0.0.1:${server.ready.api}${await presignedMqttPath(server.ready.api, publisher)}`;
+  const sni: ClientOptions & { servername: string } = { servername: 'localhost' };
+  const tls = { ca: serverCa(dataDir), wsOptions: sni };
+  const { client } = await connectUrlWithInbox(t, url, {
+    ...tls,
+    protocolVersion: 5,
+    clientId: 'writer-1',
+  });
+  await client.publishAsync('telemetry/boiler', 'ok', { qos: 1 });
+  await assert.rejects(client.publishAsync('commands/boiler', 'no', { qos: 1 }), /Not authorized/i);
+  // MQTT 5 SUBACK 0x87: the policy grants no iot:Subscribe.
+  const suback = await client.subscribeAsync('telemetry/#', { qos: 1 }).then(
+    (granted) => granted[0]?.qos as number,
+    (error: { packet?: { granted?: (number | { qos: number })[] } }) => {
+      const granted = error.packet?.granted?.[0];
+      return typeof granted === 'number' ? granted : (granted?.qos ?? -1);
+    },
+  );
+  assert.equal(suback, 0x87);
+  // Another client id is refused at CONNECT.
+  await assert.rejects(
+    connectUrlWithInbox(t, url, { ...tls, protocolVersion: 5, clientId: 'other' }),
+  );
+});
