@@ -33,6 +33,8 @@ const EMPTY_BODY = Buffer.alloc(0);
 const UNKNOWN_OPERATION = 'UnknownOperation';
 /** `x-amzn-iot-thingname` names a thing: AWS's ThingName pattern. */
 const THING_NAME = /^[a-zA-Z0-9:_-]{1,128}$/;
+/** The IAM action `/metrics` checks (a Bulwark action: AWS IoT has no metrics endpoint). */
+export const GET_METRICS_ACTION = 'bulwark:GetMetrics';
 
 export type ApiServer = Awaited<ReturnType<typeof buildServer>>;
 
@@ -328,12 +330,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
 
   app.get('/metrics', { config: { operation: 'GetMetrics' } }, async (request, reply) => {
     if (!(options.metricsOpenOnLoopback && isLoopback(request.socket.remoteAddress ?? ''))) {
-      await authorize(
-        await authenticate(request, 'control'),
-        'bulwark:GetMetrics',
-        '*',
-        request.ip,
-      );
+      await authorize(await authenticate(request, 'control'), GET_METRICS_ACTION, '*', request.ip);
     }
     return reply
       .header('content-type', metrics.registry.contentType)

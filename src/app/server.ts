@@ -4,12 +4,9 @@ import type { IncomingMessage } from 'node:http';
 import type { Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { Server as TlsServer } from 'node:tls';
-import { endpointOperations } from '../api/endpoint.js';
 import { ApiMetrics, brokerMetrics, createMetricsRegistry } from '../api/metrics.js';
-import type { Operation } from '../api/operation.js';
 import { apiSecureContextOptions, createApiServer, type ApiServer } from '../api/server.js';
 import { Broker, listenDev, listenTls, RetainedMessages, SessionStore } from '../broker/index.js';
-import { brokerOperations } from '../broker/operations.js';
 import { MQTT_ALPN_PROTOCOL, shareHttpsPortWithMqtt } from '../broker/transports/alpn.js';
 import { mqttSecureContextOptions } from '../broker/transports/tls.js';
 import type { IamIdentity } from '../broker/access.js';
@@ -17,27 +14,19 @@ import { attachWss, type SignedUrlRefusal, type WssListener } from '../broker/tr
 import type { Config } from '../config/index.js';
 import { BulwarkError, isBulwarkError } from '../errors.js';
 import { IamAuthorizer, sigV4Authenticator, type Authenticate } from '../iam/index.js';
+import { AccessReports } from '../iam/access-report.js';
 import { CREDENTIAL_USER_REFERENCES } from '../iam/credential-migrations.js';
 import { createCredentialServices } from '../iam/credentials.js';
-import { createIamQueryServices, iamQueryActions } from '../iam/query/index.js';
-import { loginProfileActions } from '../iam/query/login-profile-actions.js';
-import { mfaActions } from '../iam/query/mfa-actions.js';
-import {
-  EncryptionConfiguration,
-  encryptionConfigurationOperations,
-} from '../kms/encryption-configuration.js';
+import { LastAccessedRecorder } from '../iam/last-accessed.js';
+import { createIamQueryServices } from '../iam/query/index.js';
+import { EncryptionConfiguration } from '../kms/encryption-configuration.js';
 import type { Logger } from '../logs/logger.js';
-import { Pki, pkiOperations } from '../pki/index.js';
+import { Pki } from '../pki/index.js';
 import { Revocation } from '../pki/revocation/index.js';
 import { serverCaPath } from '../pki/server-identity.js';
-import {
-  PolicyDecisions,
-  policyOperations,
-  PolicyService,
-  registryDirectory,
-} from '../policy/index.js';
-import { Registry, registryOperations } from '../registry/index.js';
-import { ShadowService, ShadowTopics, shadowOperations } from '../shadow/index.js';
+import { PolicyDecisions, PolicyService, registryDirectory } from '../policy/index.js';
+import { Registry } from '../registry/index.js';
+import { ShadowService, ShadowTopics } from '../shadow/index.js';
 import {
   readCertificatePair,
   watchCertificatePair,
@@ -47,6 +36,7 @@ import {
 import { tlsServerOptions } from '../tls/policies.js';
 import { DeviceAccess } from './device-access.js';
 import { initialiseDataDir, openDataDir, type OpenDataDir } from './data-dir.js';
+import { servedApi } from './served-api.js';
 
 const KEY_DELETION_SWEEP_MS = 60 * 60 * 1000;
 
@@ -184,6 +174,8 @@ export async function startBulwark(
   let revocation: Revocation | undefined;
   const account = { region: config.region, accountId: config.accountId };
   const encryption = new EncryptionConfiguration(dataDir.kms, dataDir.store, account, logger);
+  // Last-accessed data for the access report, noted by the IAM authorizer on each allowed call.
+  const lastAccessed = new LastAccessedRecorder({ store: dataDir.store, logger });
   const close = async () => {
     stopWatchingCertificate?.();
     revocation?.close();
@@ -195,6 +187,8 @@ export async function startBulwark(
       api?.close(),
       encryption.close(),
     ]);
+    // After the API has stopped: the last calls' uses are written too.
+    await lastAccessed.close();
     await dataDir.close();
   };
   try {
@@ -272,6 +266,7 @@ export async function startBulwark(
     const iamAuthorizer = new IamAuthorizer(
       { inline: iam.inlinePolicies, managed: iam.managedPolicies, groups: iam.groups },
       config.region,
+      lastAccessed,
     );
     const access = new DeviceAccess({
       iam: iamAuthorizer,
@@ -366,27 +361,32 @@ export async function startBulwark(
       logger,
     });
     if (config.devPort !== null) dev = await listenDev(broker, '127.0.0.1', config.devPort);
-    // Every AWS operation served; each capability contributes its own.
-    const operations: Operation[] = [
-      ...endpointOperations(config),
-      ...encryptionConfigurationOperations(encryption),
-      ...registryOperations(registry),
-      ...policyOperations(policies),
-      ...pkiOperations(pki),
-      ...brokerOperations(broker),
-      ...shadowOperations(shadows, account),
-    ];
+    const { operations, queryActions } = servedApi({
+      config,
+      account,
+      encryption,
+      registry,
+      policies,
+      pki,
+      broker,
+      shadows,
+      iam,
+      credentials,
+      iamAuthorizer,
+      accessReports: new AccessReports({
+        authorizer: iamAuthorizer,
+        users: iam.users,
+        arns: iam.arns,
+        lastAccessed,
+      }),
+    });
     api = await createApiServer({
       identity: { ...identity, ...served },
       store: dataDir.store,
       logger,
       tlsPolicy: apiPolicy,
       operations,
-      queryActions: [
-        ...iamQueryActions(iam),
-        ...mfaActions(credentials.mfaDevices),
-        ...loginProfileActions(credentials.loginProfiles),
-      ],
+      queryActions,
       account,
       authenticate,
       authorizer: iamAuthorizer,

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { registerIam } from './iam.js';
+import { registerIamAccessReport } from './iam-report.js';
 import { registerInit } from './init.js';
 import { registerKms } from './kms.js';
 import { registerServe } from './serve.js';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerServe(program);
   registerKms(program);
   registerIam(program);
+  registerIamAccessReport(program);
   for (const command of program.commands) {
     command.exitOverride((error: CommanderError) => process.exit(error.exitCode === 0 ? 0 : 2));
     for (const sub of command.commands)

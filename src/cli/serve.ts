@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { startBulwark } from '../app/server.js';
 import { createLogger } from '../logs/logger.js';
 import { action, configFrom, withDataDirOptions, withListenerOptions } from './common.js';
 
@@ -10,6 +9,8 @@ export function registerServe(program: Command): void {
       action(async (flags) => {
         const config = configFrom(flags);
         const logger = createLogger(config.log.level);
+        // Loaded here, not at the top: every other command starts without the whole server.
+        const { startBulwark } = await import('../app/server.js');
         const running = await startBulwark(config, process.env, logger);
 
         let stopping = false;

@@ -4,14 +4,14 @@ import { join } from 'node:path';
 import type { Store } from '../store/index.js';
 import { IamInlinePolicies } from './inline-policies.js';
 import { IAM_ONE_TIME_GRANTS_TABLE } from './migrations.js';
-import { IamUsers } from './users.js';
+import { IamUsers, type NewAccessKey } from './users.js';
 
 /** The administrator IAM user that init creates (full rights). */
 export const ADMIN_USER_NAME = 'admin';
 
 /** The administrator's inline policy: everything, as AWS's AdministratorAccess managed policy. */
 export const ADMINISTRATOR_POLICY_NAME = 'AdministratorAccess';
-const ADMINISTRATOR_POLICY = JSON.stringify({
+export const ADMINISTRATOR_POLICY_DOCUMENT = JSON.stringify({
   Version: '2012-10-17',
   Statement: [{ Sid: 'AdministratorAccess', Effect: 'Allow', Action: '*', Resource: '*' }],
 });
@@ -26,7 +26,7 @@ async function grantAdministratorAccessOnce(store: Store): Promise<void> {
   await new IamInlinePolicies(store).put(
     { type: 'user', name: ADMIN_USER_NAME },
     ADMINISTRATOR_POLICY_NAME,
-    ADMINISTRATOR_POLICY,
+    ADMINISTRATOR_POLICY_DOCUMENT,
   );
   try {
     await store.insert(IAM_ONE_TIME_GRANTS_TABLE, { ...grant, granted_at: Date.now() });
@@ -63,7 +63,14 @@ export async function ensureAdministrator(
     throw error;
   }
   await grantAdministratorAccessOnce(store);
-  const key = await users.createAccessKey(ADMIN_USER_NAME);
+  return writeAdminCredentials(dataDir, await users.createAccessKey(ADMIN_USER_NAME));
+}
+
+/**
+ * Writes the administrator's access key to `adminCredentialsPath` (mode 0600), replacing the file
+ * whole, and returns that path. The secret goes nowhere else: not to stdout, not to the logs.
+ */
+export function writeAdminCredentials(dataDir: string, key: NewAccessKey): string {
   const path = adminCredentialsPath(dataDir);
   // Written beside and renamed, so a reader never sees half a file.
   const partial = `${path}.partial`;

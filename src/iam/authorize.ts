@@ -1,6 +1,7 @@
 import type { IamUserCaller } from '../api/operation.js';
 import type { IamGroups } from './groups.js';
 import type { IamInlinePolicies, PolicyHolder } from './inline-policies.js';
+import type { UsageRecorder } from './last-accessed.js';
 import type { IamManagedPolicies } from './managed-policies.js';
 import {
   accessDeniedReason,
@@ -22,6 +23,8 @@ export interface AuthorizationDecision {
 export interface RequestFacts {
   /** `aws:SourceIp`. */
   sourceIp?: string;
+  /** Other condition keys and their values (SimulatePrincipalPolicy's ContextEntries). */
+  keys?: Record<string, string | readonly string[]>;
 }
 
 /**
@@ -43,6 +46,8 @@ export interface LoadedIamPolicy {
   name: string;
   arn?: string;
   document: IamPolicyDocument;
+  /** The document as written (the access report reads the resources its statements name). */
+  text: string;
 }
 
 /** What a decision needs to know of the caller. */
@@ -58,7 +63,8 @@ const MAX_PARSED_DOCUMENTS = 1000;
  * IAM policy evaluation on every call: the user's inline policies and attached managed policies,
  * and those of each of its groups, judged as IAM judges them (explicit deny, then allow, else
  * implicit deny). Policies are read from the store on every call, so a change made through the
- * API, the CLI or another process governs the next request.
+ * API, the CLI or another process governs the next request. Allowed calls are noted in `usage`
+ * (last-accessed data for the access report), which never waits for a write.
  */
 export class IamAuthorizer implements Authorizer {
   private readonly parsed = new Map<string, IamPolicyDocument>();
@@ -70,6 +76,7 @@ export class IamAuthorizer implements Authorizer {
       groups: IamGroups;
     },
     private readonly region: string,
+    private readonly usage?: UsageRecorder,
   ) {}
 
   async authorize(
@@ -85,9 +92,10 @@ export class IamAuthorizer implements Authorizer {
       resource,
       request,
     );
-    return decision.decision === 'allowed'
-      ? { allowed: true }
-      : { allowed: false, reason: accessDeniedReason(action, decision) };
+    if (decision.decision !== 'allowed')
+      return { allowed: false, reason: accessDeniedReason(action, decision) };
+    this.usage?.record(caller, action, resource);
+    return { allowed: true };
   }
 
   /** The decision on policies already loaded (MQTT over WSS loads them once, at CONNECT). */
@@ -121,6 +129,7 @@ export class IamAuthorizer implements Authorizer {
         secureTransport: true,
         requestedRegion: this.region,
         ...(request.sourceIp !== undefined ? { sourceIp: request.sourceIp } : {}),
+        ...(request.keys !== undefined ? { keys: request.keys } : {}),
       },
     });
   }
@@ -145,11 +154,13 @@ export class IamAuthorizer implements Authorizer {
           ...inline.map((policy) => ({
             name: policy.policyName,
             document: this.parse(policy.policyDocument, inlineKind),
+            text: policy.policyDocument,
           })),
           ...attached.map((policy) => ({
             name: policy.policyArn.slice(policy.policyArn.lastIndexOf('/') + 1),
             arn: policy.policyArn,
             document: this.parse(policy.document, 'managed'),
+            text: policy.document,
           })),
         ];
       }),

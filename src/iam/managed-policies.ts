@@ -15,6 +15,8 @@ import { iamId, nameTakenIgnoringCase } from './users.js';
 export const MAX_ATTACHED_POLICIES = 10;
 /** CreatePolicy makes the first version, the default. */
 const FIRST_VERSION_ID = 'v1';
+/** IAM keeps at most five versions of a managed policy. */
+export const MAX_POLICY_VERSIONS = 5;
 
 export interface ManagedPolicy {
   policyName: string;
@@ -36,6 +38,12 @@ export interface ManagedPolicyVersion {
   createDate: Date;
 }
 
+/** Who a managed policy is attached to (ListEntitiesForPolicy). */
+export interface PolicyEntities {
+  userNames: string[];
+  groupNames: string[];
+}
+
 export interface AttachedPolicy {
   policyName: string;
   policyArn: string;
@@ -54,6 +62,14 @@ function noSuchPolicy(arn: string): BulwarkError {
   return new BulwarkError('NoSuchEntity', `Policy ${arn} does not exist or is not attachable.`, {
     policyArn: arn,
   });
+}
+
+function noSuchVersion(arn: string, versionId: string): BulwarkError {
+  return new BulwarkError(
+    'NoSuchEntity',
+    `Policy ${arn} version ${versionId} does not exist or is not attachable.`,
+    { policyArn: arn, versionId },
+  );
 }
 
 function holderKey(holder: PolicyHolder) {
@@ -153,18 +169,117 @@ export class IamManagedPolicies {
       policy_name: name,
       version_id: versionId,
     });
-    if (!row)
-      throw new BulwarkError(
-        'NoSuchEntity',
-        `Policy ${arn} version ${versionId} does not exist or is not attachable.`,
-        { policyArn: arn, versionId },
-      );
+    if (!row) throw noSuchVersion(arn, versionId);
     return {
       document: row.policy_document as string,
       versionId,
       isDefaultVersion: policy.default_version_id === versionId,
       createDate: new Date(row.created_at as number),
     };
+  }
+
+  /**
+   * CreatePolicyVersion: the next version number (never one used before), optionally made the
+   * default; at most MAX_POLICY_VERSIONS versions, as IAM.
+   */
+  async createVersion(
+    arn: string,
+    document: string,
+    setAsDefault: boolean,
+  ): Promise<ManagedPolicyVersion> {
+    const name = this.nameOf(arn);
+    parseIamPolicy(document, 'managed');
+    const now = this.now();
+    return this.store.transaction(async (tx) => {
+      const policy = await tx.get(IAM_MANAGED_POLICIES_TABLE, { policy_name: name });
+      if (!policy) throw noSuchPolicy(arn);
+      if ((await tx.count(IAM_POLICY_VERSIONS_TABLE, { policy_name: name })) >= MAX_POLICY_VERSIONS)
+        throw new BulwarkError(
+          'LimitExceeded',
+          `A managed policy can have up to ${MAX_POLICY_VERSIONS} versions. Before you create a new version, you must delete an existing version.`,
+          { policyArn: arn },
+        );
+      const number = ((policy.last_version_number as number | null) ?? 1) + 1;
+      const versionId = `v${number}`;
+      await tx.insert(IAM_POLICY_VERSIONS_TABLE, {
+        policy_name: name,
+        version_id: versionId,
+        created_at: now,
+        policy_document: document,
+      });
+      await tx.put(IAM_MANAGED_POLICIES_TABLE, {
+        ...policy,
+        last_version_number: number,
+        updated_at: now,
+        ...(setAsDefault ? { default_version_id: versionId } : {}),
+      });
+      return { document, versionId, isDefaultVersion: setAsDefault, createDate: new Date(now) };
+    });
+  }
+
+  /** ListPolicyVersions, newest first (documents left out, as IAM does). */
+  async listVersions(arn: string): Promise<ManagedPolicyVersion[]> {
+    const name = this.nameOf(arn);
+    const policy = await this.store.get(IAM_MANAGED_POLICIES_TABLE, { policy_name: name });
+    if (!policy) throw noSuchPolicy(arn);
+    const rows = await this.store.list(IAM_POLICY_VERSIONS_TABLE, { where: { policy_name: name } });
+    return rows
+      .map((row) => ({
+        document: row.policy_document as string,
+        versionId: row.version_id as string,
+        isDefaultVersion: row.version_id === policy.default_version_id,
+        createDate: new Date(row.created_at as number),
+      }))
+      .sort((a, b) => Number(b.versionId.slice(1)) - Number(a.versionId.slice(1)));
+  }
+
+  async setDefaultVersion(arn: string, versionId: string): Promise<void> {
+    const name = this.nameOf(arn);
+    await this.store.transaction(async (tx) => {
+      const policy = await tx.get(IAM_MANAGED_POLICIES_TABLE, { policy_name: name });
+      if (!policy) throw noSuchPolicy(arn);
+      if (!(await tx.get(IAM_POLICY_VERSIONS_TABLE, { policy_name: name, version_id: versionId })))
+        throw noSuchVersion(arn, versionId);
+      await tx.put(IAM_MANAGED_POLICIES_TABLE, {
+        ...policy,
+        default_version_id: versionId,
+        updated_at: this.now(),
+      });
+    });
+  }
+
+  /** DeletePolicyVersion: never the default version (DeleteConflict), as IAM. */
+  async deleteVersion(arn: string, versionId: string): Promise<void> {
+    const name = this.nameOf(arn);
+    await this.store.transaction(async (tx) => {
+      const policy = await tx.get(IAM_MANAGED_POLICIES_TABLE, { policy_name: name });
+      if (!policy) throw noSuchPolicy(arn);
+      if (policy.default_version_id === versionId)
+        throw new BulwarkError('DeleteConflict', 'Cannot delete the default version of a policy.', {
+          policyArn: arn,
+          versionId,
+        });
+      if (
+        !(await tx.delete(IAM_POLICY_VERSIONS_TABLE, { policy_name: name, version_id: versionId }))
+      )
+        throw noSuchVersion(arn, versionId);
+    });
+  }
+
+  /** ListEntitiesForPolicy: the users and groups the policy is attached to. */
+  async entities(arn: string): Promise<PolicyEntities> {
+    const name = this.nameOf(arn);
+    if (!(await this.store.get(IAM_MANAGED_POLICIES_TABLE, { policy_name: name })))
+      throw noSuchPolicy(arn);
+    const attachments = await this.store.list(IAM_POLICY_ATTACHMENTS_TABLE, {
+      where: { policy_name: name },
+    });
+    const of = (type: PolicyHolder['type']) =>
+      attachments
+        .filter((row) => row.principal_type === type)
+        .map((row) => row.principal_name as string)
+        .sort();
+    return { userNames: of('user'), groupNames: of('group') };
   }
 
   /**

@@ -11,6 +11,7 @@ export const IAM_POLICY_VERSIONS_TABLE = 'iam_policy_versions';
 export const IAM_POLICY_ATTACHMENTS_TABLE = 'iam_policy_attachments';
 export const IAM_SESSIONS_TABLE = 'iam_sessions';
 export const IAM_ONE_TIME_GRANTS_TABLE = 'iam_one_time_grants';
+export const IAM_LAST_ACCESSED_TABLE = 'iam_last_accessed';
 
 export const iamMigrations: Migration[] = [
   {
@@ -177,6 +178,42 @@ export const iamMigrations: Migration[] = [
           columns: { grant_name: { type: 'text' }, granted_at: { type: 'integer' } },
           primaryKey: ['grant_name'],
           sealed: [],
+        },
+      },
+    ],
+  },
+  {
+    id: 'iam-0004-policy-version-numbers',
+    steps: [
+      // The last version number a managed policy used: IAM never gives a number twice, even
+      // after the highest version is deleted. Null: only v1 so far.
+      {
+        addColumn: {
+          table: IAM_MANAGED_POLICIES_TABLE,
+          name: 'last_version_number',
+          column: { type: 'integer' },
+        },
+      },
+    ],
+  },
+  {
+    id: 'iam-0005-last-accessed',
+    steps: [
+      {
+        // The access report's last-accessed data: per user and action, the last allowed call.
+        // Written at most once a minute per row by each process (src/iam/last-accessed.ts). The
+        // resource is sealed: an ARN can carry a thing's name. user_id tells a user from an
+        // earlier user of the same name, whose uses are not the new one's.
+        createTable: {
+          name: IAM_LAST_ACCESSED_TABLE,
+          columns: {
+            user_name: { type: 'text' },
+            action: { type: 'text' },
+            user_id: { type: 'text' },
+            accessed_at: { type: 'integer' },
+          },
+          primaryKey: ['user_name', 'action'],
+          sealed: ['resource'],
         },
       },
     ],

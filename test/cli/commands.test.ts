@@ -1,15 +1,24 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { EPHEMERAL_PORTS, httpsGet, runCli, startServer, stopServer } from '../helpers/cli.js';
+import { ROOT } from '../helpers/child.js';
+import {
+  CLI,
+  cleanEnv,
+  EPHEMERAL_PORTS,
+  httpsGet,
+  runCli,
+  startServer,
+  stopServer,
+} from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp.js';
 
-const COMMANDS = [
-  [],
-  ['init'],
-  ['serve'],
-  ['kms'],
+/** Commands the walk below must find, so that one vanishing from the help is noticed. */
+const EXPECTED_COMMANDS = [
+  'init',
+  'serve',
   ...[
     'create-key',
     'describe-key',
@@ -22,15 +31,90 @@ const COMMANDS = [
     'set-default-key',
     'erase-scope',
     'rewrap',
-  ].map((name) => ['kms', name]),
+  ].map((name) => `kms ${name}`),
+  ...[
+    'create-user',
+    'list-users',
+    'delete-user',
+    'create-group',
+    'list-groups',
+    'delete-group',
+    'add-user-to-group',
+    'remove-user-from-group',
+    'put-user-policy',
+    'put-group-policy',
+    'delete-user-policy',
+    'delete-group-policy',
+    'list-user-policies',
+    'create-policy',
+    'list-policies',
+    'delete-policy',
+    'attach-user-policy',
+    'detach-user-policy',
+    'attach-group-policy',
+    'detach-group-policy',
+    'list-attached-user-policies',
+    'create-access-key',
+    'list-access-keys',
+    'update-access-key',
+    'delete-access-key',
+    'recover-administrator',
+  ].map((name) => `iam ${name}`),
 ];
 
-test('every command answers --help with its usage and exit 0; an unknown command exits 2', () => {
-  for (const command of COMMANDS) {
-    const result = runCli([...command, '--help']);
-    assert.equal(result.status, 0, `bulwark ${command.join(' ')} --help`);
-    assert.match(result.stdout, new RegExp(`Usage: bulwark ${command.join(' ')}`.trim()));
+/** The subcommands a `--help` lists (the `help` command aside). */
+function subcommandsIn(help: string): string[] {
+  const section = help.split('\nCommands:\n')[1] ?? '';
+  return [...section.matchAll(/^ {2}([a-z][\w-]*)/gm)]
+    .map((match) => match[1] as string)
+    .filter((name) => name !== 'help');
+}
+
+/** `bulwark COMMAND --help` in a process of its own; asynchronous, so that a few run at once. */
+function helpOf(command: string[]): Promise<{ status: number | null; stdout: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [CLI, ...command, '--help'],
+      { cwd: ROOT, env: cleanEnv(), encoding: 'utf8', timeout: 60_000 },
+      (error, stdout) =>
+        resolve({
+          status: error ? (typeof error.code === 'number' ? error.code : null) : 0,
+          stdout,
+        }),
+    );
+  });
+}
+
+/** `run` on every item, at most `limit` at a time; the results in the items' order. */
+async function mapLimited<T, R>(items: T[], limit: number, run: (item: T) => Promise<R>) {
+  const results: R[] = [];
+  let next = 0;
+  const worker = async () => {
+    for (let index = next++; index < items.length; index = next++)
+      results[index] = await run(items[index] as T);
+  };
+  await Promise.all(Array.from({ length: limit }, worker));
+  return results;
+}
+
+test('every command answers --help with its usage and exit 0; an unknown command exits 2', async () => {
+  // Walked from `bulwark --help`, level by level, so that a new command is covered the day it
+  // is added.
+  const seen: string[] = [];
+  let level: string[][] = [[]];
+  while (level.length > 0) {
+    const helps = await mapLimited(level, 4, helpOf);
+    level = level.flatMap((command, index) => {
+      const { status, stdout } = helps[index] as { status: number | null; stdout: string };
+      assert.equal(status, 0, `bulwark ${command.join(' ')} --help`);
+      assert.match(stdout, new RegExp(`Usage: bulwark ${command.join(' ')}`.trim()));
+      seen.push(command.join(' '));
+      return subcommandsIn(stdout).map((name) => [...command, name]);
+    });
   }
+  for (const expected of EXPECTED_COMMANDS)
+    assert.ok(seen.includes(expected), `bulwark ${expected} is not in the help`);
   const unknown = runCli(['frobnicate']);
   assert.equal(unknown.status, 2);
   assert.match(unknown.stderr, /unknown command 'frobnicate'/);

@@ -85,6 +85,31 @@ test('a user allowed only iot:DescribeThing can describe a thing and is refused 
     refused.stderr,
     /AccessDeniedException.*User: arn:aws:iam::000000000000:user\/reader is not authorized to perform: iot:CreateThing on resource: arn:aws:iot:us-east-1:000000000000:thing\/intruder because no identity-based policy allows the iot:CreateThing action/,
   );
+  // The simulator gives the same answers, naming what decided.
+  const simulated = ok([
+    'iam',
+    'simulate-principal-policy',
+    '--policy-source-arn',
+    'arn:aws:iam::000000000000:user/reader',
+    '--action-names',
+    'iot:DescribeThing',
+    'iot:CreateThing',
+  ]).EvaluationResults as {
+    EvalActionName: string;
+    EvalDecision: string;
+    MatchedStatements: { SourcePolicyId: string }[];
+  }[];
+  assert.deepEqual(
+    simulated.map((result) => [
+      result.EvalActionName,
+      result.EvalDecision,
+      result.MatchedStatements.map((statement) => statement.SourcePolicyId),
+    ]),
+    [
+      ['iot:DescribeThing', 'allowed', ['only-this']],
+      ['iot:CreateThing', 'implicitDeny', []],
+    ],
+  );
   // Nor may it reach IAM itself.
   const escalate = aws(
     [
@@ -227,4 +252,103 @@ test("MQTT over WSS is judged by the signing user's IAM policies", async (t) => 
   await assert.rejects(
     connectUrlWithInbox(t, url, { ...tls, protocolVersion: 5, clientId: 'other' }),
   );
+});
+
+test("a managed policy's new default version governs the next request; versions are listed, capped and never reused", (t) => {
+  if (!needAwsCli(t)) return;
+  const arn = 'arn:aws:iam::000000000000:policy/thing-readers';
+  const allow = (action: string) =>
+    JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Action: action, Resource: '*' }],
+    });
+  ok([
+    'iam',
+    'create-policy',
+    '--policy-name',
+    'thing-readers',
+    '--policy-document',
+    allow('iot:ListThings'),
+  ]);
+  ok(['iam', 'create-user', '--user-name', 'auditor']);
+  ok(['iam', 'attach-user-policy', '--user-name', 'auditor', '--policy-arn', arn]);
+  const key = ok(['iam', 'create-access-key', '--user-name', 'auditor']).AccessKey;
+  const auditor = { accessKeyId: key.AccessKeyId, secretAccessKey: key.SecretAccessKey };
+  ok(['iot', 'list-things'], auditor);
+  assert.match(aws(['iot', 'list-thing-types'], auditor).stderr, /AccessDeniedException/);
+
+  const v2 = ok([
+    'iam',
+    'create-policy-version',
+    '--policy-arn',
+    arn,
+    '--policy-document',
+    allow('iot:ListThingTypes'),
+    '--set-as-default',
+  ]);
+  assert.deepEqual([v2.PolicyVersion.VersionId, v2.PolicyVersion.IsDefaultVersion], ['v2', true]);
+  ok(['iot', 'list-thing-types'], auditor);
+  assert.match(aws(['iot', 'list-things'], auditor).stderr, /AccessDeniedException/);
+
+  const deleteDefault = aws([
+    'iam',
+    'delete-policy-version',
+    '--policy-arn',
+    arn,
+    '--version-id',
+    'v2',
+  ]);
+  assert.match(deleteDefault.stderr, /DeleteConflict/);
+  ok(['iam', 'set-default-policy-version', '--policy-arn', arn, '--version-id', 'v1']);
+  ok(['iot', 'list-things'], auditor);
+  for (let version = 3; version <= 5; version++)
+    ok([
+      'iam',
+      'create-policy-version',
+      '--policy-arn',
+      arn,
+      '--policy-document',
+      allow('iot:DescribeThing'),
+    ]);
+  assert.match(
+    aws([
+      'iam',
+      'create-policy-version',
+      '--policy-arn',
+      arn,
+      '--policy-document',
+      allow('iot:DescribeThing'),
+    ]).stderr,
+    /LimitExceeded/,
+  );
+  ok(['iam', 'delete-policy-version', '--policy-arn', arn, '--version-id', 'v5']);
+  const v6 = ok([
+    'iam',
+    'create-policy-version',
+    '--policy-arn',
+    arn,
+    '--policy-document',
+    allow('iot:DescribeThing'),
+  ]);
+  assert.equal(v6.PolicyVersion.VersionId, 'v6', 'a deleted version number is not given again');
+  const versions = ok(['iam', 'list-policy-versions', '--policy-arn', arn]).Versions as {
+    VersionId: string;
+    IsDefaultVersion: boolean;
+  }[];
+  assert.deepEqual(
+    versions.map((version) => [version.VersionId, version.IsDefaultVersion]),
+    [
+      ['v6', false],
+      ['v4', false],
+      ['v3', false],
+      ['v2', false],
+      ['v1', true],
+    ],
+  );
+  const entities = ok(['iam', 'list-entities-for-policy', '--policy-arn', arn]);
+  assert.deepEqual(
+    entities.PolicyUsers.map((user: { UserName: string }) => user.UserName),
+    ['auditor'],
+  );
+  assert.deepEqual(entities.PolicyGroups, []);
 });

@@ -1,5 +1,5 @@
 import type { PolicyHolder } from '../inline-policies.js';
-import type { ManagedPolicy } from '../managed-policies.js';
+import type { ManagedPolicy, ManagedPolicyVersion } from '../managed-policies.js';
 import type { QueryAction, QueryParams, XmlObject } from './action.js';
 import {
   booleanParam,
@@ -42,10 +42,16 @@ function policyArnParam(params: QueryParams): string {
 }
 
 /**
- * CreatePolicy, GetPolicy, GetPolicyVersion, ListPolicies, DeletePolicy; attaching, detaching
- * and listing the managed policies of users and groups.
+ * CreatePolicy, GetPolicy, ListPolicies, DeletePolicy; policy versions (create, get, list, set
+ * default, delete); ListEntitiesForPolicy; attaching, detaching and listing the managed policies
+ * of users and groups.
  */
-export function managedPolicyActions({ managedPolicies, arns }: IamQueryServices): QueryAction[] {
+export function managedPolicyActions({
+  managedPolicies,
+  arns,
+  users,
+  groups,
+}: IamQueryServices): QueryAction[] {
   const attachmentActions = (['user', 'group'] as const).flatMap((type): QueryAction[] => {
     const noun = type === 'user' ? 'User' : 'Group';
     const holderOf = (params: QueryParams): PolicyHolder => ({
@@ -176,6 +182,89 @@ export function managedPolicyActions({ managedPolicies, arns }: IamQueryServices
         return undefined;
       },
     },
+    {
+      service: 'iam',
+      name: 'CreatePolicyVersion',
+      readOnly: false,
+      resource: policyArnParam,
+      async handle(params) {
+        const version = await managedPolicies.createVersion(
+          policyArnParam(params),
+          requiredParam(params, 'PolicyDocument', POLICY_DOCUMENT),
+          booleanParam(params, 'SetAsDefault') ?? false,
+        );
+        return { PolicyVersion: versionShape(version) };
+      },
+    },
+    {
+      service: 'iam',
+      name: 'ListPolicyVersions',
+      readOnly: true,
+      resource: policyArnParam,
+      async handle(params) {
+        const versions = await managedPolicies.listVersions(policyArnParam(params));
+        return { Versions: versions.map(versionShape), IsTruncated: false };
+      },
+    },
+    {
+      service: 'iam',
+      name: 'SetDefaultPolicyVersion',
+      readOnly: false,
+      resource: policyArnParam,
+      async handle(params) {
+        await managedPolicies.setDefaultVersion(
+          policyArnParam(params),
+          requiredParam(params, 'VersionId', POLICY_VERSION_ID),
+        );
+        return undefined;
+      },
+    },
+    {
+      service: 'iam',
+      name: 'DeletePolicyVersion',
+      readOnly: false,
+      resource: policyArnParam,
+      async handle(params) {
+        await managedPolicies.deleteVersion(
+          policyArnParam(params),
+          requiredParam(params, 'VersionId', POLICY_VERSION_ID),
+        );
+        return undefined;
+      },
+    },
+    {
+      service: 'iam',
+      name: 'ListEntitiesForPolicy',
+      readOnly: true,
+      resource: policyArnParam,
+      async handle(params) {
+        refuseUnsupported(params, ['PathPrefix', 'PolicyUsageFilter']);
+        const entities = await managedPolicies.entities(policyArnParam(params));
+        const [attachedUsers, attachedGroups] = await Promise.all([
+          Promise.all(entities.userNames.map((name) => users.getUser(name))),
+          Promise.all(entities.groupNames.map((name) => groups.getGroup(name))),
+        ]);
+        return {
+          PolicyGroups: attachedGroups.flatMap((group) =>
+            group ? [{ GroupName: group.groupName, GroupId: group.groupId }] : [],
+          ),
+          PolicyUsers: attachedUsers.flatMap((user) =>
+            user ? [{ UserName: user.userName, UserId: user.userId }] : [],
+          ),
+          PolicyRoles: [],
+          IsTruncated: false,
+        };
+      },
+    },
     ...attachmentActions,
   ];
+}
+
+/** IAM's PolicyVersion shape; the document only where IAM returns it (GetPolicyVersion). */
+function versionShape(version: ManagedPolicyVersion): XmlObject {
+  return {
+    VersionId: version.versionId,
+    IsDefaultVersion: version.isDefaultVersion,
+    CreateDate: version.createDate,
+  };
 }
