@@ -37,6 +37,9 @@ const IOT_ACTION: Record<BrokerAction, string> = {
 /** A thing attached to a certificate, as the registry tells it. */
 type AttachedThing = NonNullable<ReturnType<Registry['principals']['thingForConnection']>>;
 
+/** How old an IAM user's policies may be before its MQTT connection reloads them. */
+const IAM_POLICY_REFRESH_MS = 2000;
+
 /** Decisions remembered per connection, until any policy or attachment changes. */
 const MAX_REMEMBERED_DECISIONS = 512;
 
@@ -47,10 +50,16 @@ interface DeviceAuthorization {
   /** Policies that apply by name instead (the dev listener, an operator-trusted CA). */
   policyNames: string[];
   /**
-   * An IAM user (MQTT over WSS signed with SigV4): who, and its IAM policies as loaded at CONNECT
-   * (none for a session restored after a restart, until its client connects again).
+   * An IAM user (MQTT over WSS signed with SigV4): who, and its IAM policies as last loaded (at
+   * CONNECT, then again in the background every IAM_POLICY_REFRESH_MS while the connection is
+   * used); none for a session restored after a restart, until its client connects again.
    */
-  iam?: { identity: IamIdentity; policies: readonly LoadedIamPolicy[] };
+  iam?: {
+    identity: IamIdentity;
+    policies: readonly LoadedIamPolicy[];
+    loadedAt: number;
+    reloading: boolean;
+  };
   caCertificateId?: string;
   /** The client certificate, so a CRL that later lists it can find the connection. */
   certificate?: X509Certificate;
@@ -212,6 +221,8 @@ export class DeviceAccess implements AccessControl, DeviceAuthorizer {
         iam: {
           identity: facts.iam,
           policies: await this.options.iam.policiesOf(facts.iam.userName),
+          loadedAt: Date.now(),
+          reloading: false,
         },
         context,
       });
@@ -355,6 +366,7 @@ export class DeviceAccess implements AccessControl, DeviceAuthorizer {
     clientId: string,
   ): boolean {
     const authorization = this.authorizationOf(principal, clientId);
+    if (authorization.iam) this.refreshIamPolicies(authorization);
     const { policies } = this.options;
     if (authorization.rememberedAt !== policies.changeCount) {
       authorization.remembered.clear();
@@ -374,6 +386,31 @@ export class DeviceAccess implements AccessControl, DeviceAuthorizer {
     if (authorization.remembered.size >= MAX_REMEMBERED_DECISIONS) authorization.remembered.clear();
     authorization.remembered.set(key, allowed);
     return allowed;
+  }
+
+  /**
+   * IAM policies live in the store, changed by the API, the CLI or another process alike: an IAM
+   * user's connection reloads them in the background when they are older than
+   * IAM_POLICY_REFRESH_MS, deciding with the ones it has meanwhile (authorize stays synchronous).
+   */
+  private refreshIamPolicies(authorization: DeviceAuthorization): void {
+    const iam = authorization.iam;
+    if (!iam || iam.reloading || Date.now() - iam.loadedAt < IAM_POLICY_REFRESH_MS) return;
+    iam.reloading = true;
+    this.options.iam
+      .policiesOf(iam.identity.userName)
+      .then((policies) => {
+        iam.policies = policies;
+        iam.loadedAt = Date.now();
+        authorization.remembered.clear();
+      })
+      .catch((error: unknown) =>
+        this.options.logger.error(
+          { err: error, userName: iam.identity.userName },
+          'could not reload the IAM policies of an MQTT connection; deciding with the previous ones',
+        ),
+      )
+      .finally(() => (iam.reloading = false));
   }
 
   /** The policies' decision on an IoT action (`iot:Publish`) on a resource ARN. */

@@ -12,6 +12,7 @@ import { needAwsCli, runAwsCli, serverCa, type AwsCredentials } from '../helpers
 import { EPHEMERAL_PORTS, fileCleanup, startServer, type RunningServer } from '../helpers/cli.js';
 import { connectUrlWithInbox } from '../helpers/mqtt-clients.js';
 import { tempDir } from '../helpers/temp.js';
+import { eventually } from '../helpers/wait.js';
 import { presignedMqttPath } from '../helpers/presigned-mqtt-url.js';
 
 const files = fileCleanup();
@@ -214,6 +215,7 @@ test('MFA required for iot:DeleteCertificate: long-term keys refused, get-sessio
 });
 
 test("MQTT over WSS is judged by the signing user's IAM policies", async (t) => {
+  if (!needAwsCli(t)) return;
   const publisher = userWith('telemetry-writer', {
     Version: '2012-10-17',
     Statement: [
@@ -251,6 +253,30 @@ test("MQTT over WSS is judged by the signing user's IAM policies", async (t) => 
   // Another client id is refused at CONNECT.
   await assert.rejects(
     connectUrlWithInbox(t, url, { ...tls, protocolVersion: 5, clientId: 'other' }),
+  );
+  // A policy change reaches the live connection (its policies are reloaded every 2 s of use).
+  ok([
+    'iam',
+    'put-user-policy',
+    '--user-name',
+    'telemetry-writer',
+    '--policy-name',
+    'only-this',
+    '--policy-document',
+    JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Action: 'iot:Connect', Resource: '*' }],
+    }),
+  ]);
+  await eventually(
+    () =>
+      client.publishAsync('telemetry/boiler', 'after the change', { qos: 1 }).then(
+        () => false,
+        () => true,
+      ),
+    'publishing refused once the policy no longer allows it',
+    10_000,
+    250,
   );
 });
 
