@@ -14,6 +14,7 @@ import type {
   Principal,
 } from '../broker/access.js';
 import { peerFacts, type PeerVerdict } from '../broker/transports/tls.js';
+import { IotArns } from '../api/iot-arns.js';
 import type { IamAuthorizer, LoadedIamPolicy } from '../iam/authorize.js';
 import type { Logger } from '../logs/logger.js';
 import type { DeviceCertificates } from '../pki/device-certificates.js';
@@ -162,11 +163,10 @@ export class DeviceAccess implements AccessControl, DeviceAuthorizer {
 
   constructor(options: DeviceAccessOptions) {
     this.options = options;
+    this.arns = new IotArns(options.account.region, options.account.accountId);
   }
 
-  private arn(resource: string): string {
-    return `arn:aws:iot:${this.options.account.region}:${this.options.account.accountId}:${resource}`;
-  }
+  private readonly arns: IotArns;
 
   /**
    * Every listener's check (MQTT/TLS, WSS, ALPN, HTTPS callers): the chain, then the revocation
@@ -375,13 +375,12 @@ export class DeviceAccess implements AccessControl, DeviceAuthorizer {
     const key = `${action}\u0000${resource}`;
     const remembered = authorization.remembered.get(key);
     if (remembered !== undefined) return remembered;
-    const resourceArn = this.arn(
+    const resourceArn =
       action === 'connect'
-        ? `client/${resource}`
+        ? this.arns.client(resource)
         : action === 'subscribe'
-          ? `topicfilter/${resource}`
-          : `topic/${resource}`,
-    );
+          ? this.arns.topicFilter(resource)
+          : this.arns.topic(resource);
     const allowed = this.decide(authorization, IOT_ACTION[action], resourceArn);
     if (authorization.remembered.size >= MAX_REMEMBERED_DECISIONS) authorization.remembered.clear();
     authorization.remembered.set(key, allowed);

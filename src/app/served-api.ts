@@ -31,7 +31,6 @@ import { shadowOperations, type ShadowService } from '../shadow/index.js';
 /** The services behind the served operations and Query actions. */
 export interface ServedServices {
   config: Pick<Config, 'hostNames'>;
-  account: { region: string; accountId: string };
   encryption: EncryptionConfiguration;
   registry: Registry;
   policies: PolicyService;
@@ -62,7 +61,7 @@ export function servedApi(services: ServedServices): ServedApi {
     ...policyOperations(services.policies),
     ...pkiOperations(services.pki),
     ...brokerOperations(services.broker),
-    ...shadowOperations(services.shadows, services.account),
+    ...shadowOperations(services.shadows),
   ];
   const queryActions: QueryAction[] = [
     ...iamQueryActions(iam),

@@ -363,7 +363,6 @@ export async function startBulwark(
     if (config.devPort !== null) dev = await listenDev(broker, '127.0.0.1', config.devPort);
     const { operations, queryActions } = servedApi({
       config,
-      account,
       encryption,
       registry,
       policies,

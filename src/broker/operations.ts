@@ -1,4 +1,5 @@
 import type { QoS } from 'mqtt-packet';
+import { IotArns } from '../api/iot-arns.js';
 import type { Operation, OperationRequest } from '../api/operation.js';
 import { BulwarkError } from '../errors.js';
 import { decodeToken, encodeToken } from '../api/validation.js';
@@ -65,8 +66,7 @@ function topicOf(request: OperationRequest, broker: Broker): string {
 }
 
 function topicArn(request: OperationRequest, topic: string): string {
-  const { region, accountId } = request.context;
-  return `arn:aws:iot:${region}:${accountId}:topic/${topic}`;
+  return new IotArns(request.context.region, request.context.accountId).topic(topic);
 }
 
 function singleHeader(request: OperationRequest, name: string): string | undefined {

@@ -8,6 +8,7 @@ import { CA_CERTIFICATES_TABLE, CERTIFICATE_PEMS_TABLE, CERTIFICATES_TABLE } fro
 import { markerPage, type MarkerPage, type MarkerRequest } from './pagination.js';
 import {
   caRecord,
+  certificateIdOfArn,
   certificateRecord,
   certificateRow,
   insertCertificate,
@@ -112,7 +113,7 @@ export class DeviceCertificateService {
 
   /** True when `certificateArn` names a certificate registered in this account. */
   async exists(certificateArn: string): Promise<boolean> {
-    const id = this.context.arns.certificateIdOf(certificateArn);
+    const id = certificateIdOfArn(this.context.arns, certificateArn);
     return id !== undefined && (await readCertificate(this.context.store, id)) !== undefined;
   }
 

@@ -1,12 +1,13 @@
 import type { Store, StoreWriter } from '../store/index.js';
 import type { DeviceCa } from './device-ca.js';
 import type { DeviceCertificates } from './device-certificates.js';
-import { pkiWrite, type PkiArns } from './records.js';
+import type { IotArns } from '../api/iot-arns.js';
+import { pkiWrite } from './records.js';
 
 /** What the pki services share. */
 export interface PkiContext {
   store: Store;
-  arns: PkiArns;
+  arns: IotArns;
   accountId: string;
   deviceCa: DeviceCa;
   directory: DeviceCertificates;

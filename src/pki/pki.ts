@@ -4,7 +4,7 @@ import { CaCertificateService } from './ca-certificates.js';
 import { DeviceCertificateService, type DeviceCertificateOptions } from './certificates.js';
 import type { DeviceCa } from './device-ca.js';
 import { DeviceCertificates } from './device-certificates.js';
-import { PkiArns } from './records.js';
+import { IotArns } from '../api/iot-arns.js';
 
 export interface PkiOptions extends DeviceCertificateOptions {
   store: Store;
@@ -21,14 +21,14 @@ export interface PkiOptions extends DeviceCertificateOptions {
  * consults on every handshake.
  */
 export class Pki {
-  readonly arns: PkiArns;
+  readonly arns: IotArns;
   readonly directory: DeviceCertificates;
   readonly certificates: DeviceCertificateService;
   readonly caCertificates: CaCertificateService;
 
   private constructor(options: PkiOptions, directory: DeviceCertificates) {
     const clock = options.clock ?? Date.now;
-    this.arns = new PkiArns(options.region, options.accountId);
+    this.arns = new IotArns(options.region, options.accountId);
     this.directory = directory;
     const context = {
       store: options.store,

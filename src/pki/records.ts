@@ -1,3 +1,4 @@
+import type { IotArns } from '../api/iot-arns.js';
 import type { Row, Store, StoreWriter } from '../store/index.js';
 import type { Tag } from '../registry/tags.js';
 import {
@@ -181,29 +182,8 @@ export function pkiWrite<T>(
   });
 }
 
-/** `arn:aws:iot:{region}:{accountId}:cert/{id}` and `…:cacert/{id}` for this account and region. */
-export class PkiArns {
-  readonly accountId: string;
-  private readonly prefix: string;
-
-  constructor(region: string, accountId: string) {
-    this.accountId = accountId;
-    this.prefix = `arn:aws:iot:${region}:${accountId}:`;
-  }
-
-  certificate(certificateId: string): string {
-    return `${this.prefix}cert/${certificateId}`;
-  }
-
-  caCertificate(certificateId: string): string {
-    return `${this.prefix}cacert/${certificateId}`;
-  }
-
-  /** The certificate id a certificate ARN of this account names; undefined for anything else. */
-  certificateIdOf(arn: string): string | undefined {
-    const id = arn.startsWith(`${this.prefix}cert/`)
-      ? arn.slice(this.prefix.length + 5)
-      : undefined;
-    return id !== undefined && /^[0-9a-f]{64}$/.test(id) ? id : undefined;
-  }
+/** The certificate id a certificate ARN of this account names; undefined for anything else. */
+export function certificateIdOfArn(arns: IotArns, arn: string): string | undefined {
+  const resource = arns.resourceOf(arn);
+  return resource?.type === 'cert' && /^[0-9a-f]{64}$/.test(resource.id) ? resource.id : undefined;
 }

@@ -17,6 +17,6 @@ export { MAX_POLICY_DOCUMENT_CHARACTERS, PolicyDocument } from './document.js';
 export { evaluate, explain, IOT_ACTIONS, type Decision, type NamedPolicy } from './evaluate.js';
 export { policyMigrations } from './migrations.js';
 export { policyApiOperations as policyOperations } from './operations/index.js';
-export { PolicyArns, type ThingGroupDirectory } from './service-context.js';
+export { type ThingGroupDirectory } from './service-context.js';
 export { PolicyService, registryDirectory, type PolicyServiceOptions } from './service.js';
 export type { ThingOfClient } from './test-authorization.js';

@@ -1,3 +1,4 @@
+import type { IotArns } from '../api/iot-arns.js';
 import { BulwarkError } from '../errors.js';
 import type { Logger } from '../logs/logger.js';
 import type { Store, StoreWriter } from '../store/index.js';
@@ -8,36 +9,14 @@ import { POLICY_WRITE_LOCK_TABLE } from './migrations.js';
 export type PolicyTarget =
   { kind: 'cert'; certificateId: string } | { kind: 'thinggroup'; name: string };
 
-/** Builds and reads the ARNs the policy APIs use, for this account and region. */
-export class PolicyArns {
-  private readonly prefix: string;
-
-  constructor(region: string, accountId: string) {
-    this.prefix = `arn:aws:iot:${region}:${accountId}:`;
-  }
-
-  policy(name: string): string {
-    return `${this.prefix}policy/${name}`;
-  }
-
-  certificate(certificateId: string): string {
-    return `${this.prefix}cert/${certificateId}`;
-  }
-
-  thingGroup(name: string): string {
-    return `${this.prefix}thinggroup/${name}`;
-  }
-
-  /** The target an ARN names; undefined for anything else (another account, another kind). */
-  parseTarget(arn: string): PolicyTarget | undefined {
-    if (!arn.startsWith(this.prefix)) return undefined;
-    const rest = arn.slice(this.prefix.length);
-    const certificate = /^cert\/([0-9a-f]{64})$/.exec(rest);
-    if (certificate) return { kind: 'cert', certificateId: certificate[1] as string };
-    const group = /^thinggroup\/([a-zA-Z0-9:_-]{1,128})$/.exec(rest);
-    if (group) return { kind: 'thinggroup', name: group[1] as string };
-    return undefined;
-  }
+/** The policy target an ARN names; undefined for anything else (another account, another kind). */
+export function policyTargetOf(arns: IotArns, arn: string): PolicyTarget | undefined {
+  const resource = arns.resourceOf(arn);
+  if (resource?.type === 'cert' && /^[0-9a-f]{64}$/.test(resource.id))
+    return { kind: 'cert', certificateId: resource.id };
+  if (resource?.type === 'thinggroup' && /^[a-zA-Z0-9:_-]{1,128}$/.test(resource.id))
+    return { kind: 'thinggroup', name: resource.id };
+  return undefined;
 }
 
 /**
@@ -54,7 +33,7 @@ export interface ThingGroupDirectory {
 /** What the policy services share: the store, ARNs, the clock and the in-memory decisions. */
 export class PolicyServiceContext {
   readonly store: Store;
-  readonly arns: PolicyArns;
+  readonly arns: IotArns;
   readonly decisions: PolicyDecisions;
   readonly directory: ThingGroupDirectory;
   readonly clock: () => number;
@@ -62,7 +41,7 @@ export class PolicyServiceContext {
 
   constructor(options: {
     store: Store;
-    arns: PolicyArns;
+    arns: IotArns;
     decisions: PolicyDecisions;
     directory: ThingGroupDirectory;
     clock: () => number;

@@ -3,7 +3,8 @@ import type { Registry } from '../registry/index.js';
 import type { Store } from '../store/index.js';
 import type { PolicyDecisions } from './decisions.js';
 import { Policies } from './policies.js';
-import { PolicyArns, PolicyServiceContext, type ThingGroupDirectory } from './service-context.js';
+import { IotArns } from '../api/iot-arns.js';
+import { PolicyServiceContext, type ThingGroupDirectory } from './service-context.js';
 import { PolicyTargets } from './targets.js';
 import { AuthorizationTester, type ThingOfClient } from './test-authorization.js';
 
@@ -22,13 +23,13 @@ export interface PolicyServiceOptions {
 
 /** The IoT policy APIs' services: policies and versions, attachments, TestAuthorization. */
 export class PolicyService {
-  readonly arns: PolicyArns;
+  readonly arns: IotArns;
   readonly policies: Policies;
   readonly targets: PolicyTargets;
   readonly tester: AuthorizationTester;
 
   constructor(options: PolicyServiceOptions) {
-    this.arns = new PolicyArns(options.region, options.accountId);
+    this.arns = new IotArns(options.region, options.accountId);
     const context = new PolicyServiceContext({
       store: options.store,
       arns: this.arns,

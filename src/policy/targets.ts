@@ -5,6 +5,7 @@ import { readPolicy, type PolicySummary } from './policies.js';
 import {
   pageOf,
   policyNotFound,
+  policyTargetOf,
   type MarkerPage,
   type PolicyServiceContext,
   type PolicyTarget,
@@ -31,7 +32,7 @@ export class PolicyTargets {
 
   /** What a target ARN names; InvalidRequest unless a certificate or thing group ARN of ours. */
   targetOf(arn: string, field = 'target'): PolicyTarget {
-    const target = this.context.arns.parseTarget(arn);
+    const target = policyTargetOf(this.context.arns, arn);
     if (target) return target;
     // A Cognito identity id is `region:uuid`; Bulwark has no Cognito.
     const message = /^[a-z]{2}(-[a-z]+)+-\d:[0-9a-f-]{36}$/.test(arn)

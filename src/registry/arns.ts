@@ -1,3 +1,5 @@
+import type { IotArns } from '../api/iot-arns.js';
+
 /** The registry's resource kinds, as their ARNs name them. */
 export type ResourceKind = 'thing' | 'thingtype' | 'thinggroup';
 
@@ -8,38 +10,10 @@ export interface ResourceRef {
 
 const KINDS: readonly ResourceKind[] = ['thing', 'thingtype', 'thinggroup'];
 
-/** Builds and reads `arn:aws:iot:{region}:{accountId}:{kind}/{name}` for this account and region. */
-export class Arns {
-  readonly region: string;
-  readonly accountId: string;
-  private readonly prefix: string;
-
-  constructor(region: string, accountId: string) {
-    this.region = region;
-    this.accountId = accountId;
-    this.prefix = `arn:aws:iot:${region}:${accountId}:`;
-  }
-
-  thing(name: string): string {
-    return `${this.prefix}thing/${name}`;
-  }
-
-  thingType(name: string): string {
-    return `${this.prefix}thingtype/${name}`;
-  }
-
-  thingGroup(name: string): string {
-    return `${this.prefix}thinggroup/${name}`;
-  }
-
-  /** The registry resource an ARN of this account and region names; undefined for anything else. */
-  parse(arn: string): ResourceRef | undefined {
-    if (!arn.startsWith(this.prefix)) return undefined;
-    const rest = arn.slice(this.prefix.length);
-    const slash = rest.indexOf('/');
-    if (slash < 0) return undefined;
-    const kind = rest.slice(0, slash) as ResourceKind;
-    const name = rest.slice(slash + 1);
-    return KINDS.includes(kind) && name.length > 0 ? { kind, name } : undefined;
-  }
+/** The registry resource an ARN of this account and region names; undefined for anything else. */
+export function registryResourceOf(arns: IotArns, arn: string): ResourceRef | undefined {
+  const resource = arns.resourceOf(arn);
+  if (!resource) return undefined;
+  const kind = resource.type as ResourceKind;
+  return KINDS.includes(kind) && resource.id.length > 0 ? { kind, name: resource.id } : undefined;
 }

@@ -1,6 +1,6 @@
 import type { Logger } from '../logs/logger.js';
 import type { Store, StoreWriter } from '../store/index.js';
-import type { Arns } from './arns.js';
+import type { IotArns } from '../api/iot-arns.js';
 import type { RegistryEvent, RegistryEvents } from './events.js';
 import { WRITE_LOCK_TABLE } from './migrations.js';
 
@@ -33,7 +33,7 @@ export type RegistryWork<T> = (tx: StoreWriter, emit: (event: RegistryEvent) => 
 /** What the registry's services share. */
 export class RegistryContext {
   readonly store: Store;
-  readonly arns: Arns;
+  readonly arns: IotArns;
   readonly events: RegistryEvents;
   readonly clock: () => number;
   readonly limits: RegistryLimits;
@@ -41,7 +41,7 @@ export class RegistryContext {
 
   constructor(options: {
     store: Store;
-    arns: Arns;
+    arns: IotArns;
     events: RegistryEvents;
     clock: () => number;
     limits: RegistryLimits;

@@ -1,4 +1,4 @@
-export { Arns, type ResourceKind, type ResourceRef } from './arns.js';
+export { registryResourceOf, type ResourceKind, type ResourceRef } from './arns.js';
 export { AWS_REGISTRY_LIMITS, type RegistryLimits } from './context.js';
 export { EVENT_TYPES, type EventType, type RegistryEventSink } from './events.js';
 export { registryMigrations } from './migrations.js';

@@ -1,6 +1,6 @@
 import type { Logger } from '../logs/logger.js';
 import type { Store } from '../store/index.js';
-import { Arns } from './arns.js';
+import { IotArns } from '../api/iot-arns.js';
 import { AWS_REGISTRY_LIMITS, RegistryContext, type RegistryLimits } from './context.js';
 import { RegistryEvents, type RegistryEventSink } from './events.js';
 import { TagService } from './tags.js';
@@ -33,7 +33,7 @@ export interface RegistryOptions {
  * things, and registry events.
  */
 export class Registry {
-  readonly arns: Arns;
+  readonly arns: IotArns;
   readonly things: Things;
   /** Thing–principal attachments, with the broker's synchronous index (load it at start). */
   readonly principals: ThingPrincipals;
@@ -44,7 +44,7 @@ export class Registry {
 
   constructor(options: RegistryOptions) {
     const clock = options.clock ?? Date.now;
-    this.arns = new Arns(options.region, options.accountId);
+    this.arns = new IotArns(options.region, options.accountId);
     this.eventConfigurations = new RegistryEvents({
       store: options.store,
       sink: options.events,

@@ -1,5 +1,5 @@
 import { BulwarkError } from '../errors.js';
-import type { ResourceKind } from './arns.js';
+import { registryResourceOf, type ResourceKind } from './arns.js';
 import type { RegistryContext } from './context.js';
 import { THING_GROUPS_TABLE, THING_TYPES_TABLE, THINGS_TABLE } from './migrations.js';
 import { pageOfSorted, type Page, type PageRequest } from './pagination.js';
@@ -47,7 +47,7 @@ export class TagService {
   }
 
   private resolve(resourceArn: string): { table: string; key: Record<string, string> } {
-    const ref = this.context.arns.parse(resourceArn);
+    const ref = registryResourceOf(this.context.arns, resourceArn);
     // The ARN itself is not echoed: it is caller input of up to 2048 characters.
     if (!ref)
       throw new BulwarkError(

@@ -230,11 +230,10 @@ export class ThingPrincipals {
 
   /** Principals are certificate ARNs of this account and region (Cognito identities are not served). */
   private checkPrincipal(principal: string): void {
-    const { region, accountId } = this.context.arns;
-    const prefix = `arn:aws:iot:${region}:${accountId}:cert/`;
-    if (!principal.startsWith(prefix) || !/^[0-9a-f]{64}$/.test(principal.slice(prefix.length)))
+    const resource = this.context.arns.resourceOf(principal);
+    if (resource?.type !== 'cert' || !/^[0-9a-f]{64}$/.test(resource.id))
       throw invalid(
-        `The principal must be the ARN of a certificate of this account (${prefix}<certificateId>)`,
+        `The principal must be the ARN of a certificate of this account (${this.context.arns.certificate('<certificateId>')})`,
       );
   }
 }

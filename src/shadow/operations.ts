@@ -1,3 +1,4 @@
+import { IotArns } from '../api/iot-arns.js';
 import type { Operation, OperationRequest, OperationResult } from '../api/operation.js';
 import { BulwarkError } from '../errors.js';
 import { epochSeconds, parseTokenOnlyRequest, parseUpdateRequest } from './document.js';
@@ -52,15 +53,12 @@ async function answering(
  * GetThingShadow, UpdateThingShadow, DeleteThingShadow and ListNamedShadowsForThing. Updates
  * and deletes reach MQTT subscribers as MQTT requests do; errors go to the caller only.
  */
-export function shadowOperations(
-  service: ShadowService,
-  account: { region: string; accountId: string },
-): Operation[] {
-  // IAM and IoT policies name a shadow as `thing/{thing}` or `thing/{thing}/{shadow}`.
-  const shadowArn = (request: OperationRequest): string => {
-    const shadowName = queryString(request, 'name');
-    return `arn:aws:iot:${account.region}:${account.accountId}:thing/${request.params.thingName ?? ''}${shadowName !== undefined ? `/${shadowName}` : ''}`;
-  };
+export function shadowOperations(service: ShadowService): Operation[] {
+  const shadowArn = (request: OperationRequest): string =>
+    new IotArns(request.context.region, request.context.accountId).shadow(
+      request.params.thingName ?? '',
+      queryString(request, 'name'),
+    );
   const dataOperation = (
     spec: Pick<Operation, 'name' | 'method' | 'path' | 'readOnly'> & {
       handle(request: OperationRequest): Promise<OperationResult>;

@@ -1,5 +1,6 @@
 import type { Operation, OperationRequest } from '../../api/operation.js';
-import type { Arns, ResourceKind } from '../arns.js';
+import type { IotArns } from '../../api/iot-arns.js';
+import { registryResourceOf, type ResourceKind } from '../arns.js';
 import type { Registry } from '../registry.js';
 import { tagsFromList } from '../tags.js';
 import {
@@ -33,7 +34,7 @@ import {
  * Both may be given if they agree.
  */
 function nameOrArn(
-  arns: Arns,
+  arns: IotArns,
   body: Record<string, unknown>,
   fields: { name: string; arn: string },
   kind: ResourceKind,
@@ -44,7 +45,7 @@ function nameOrArn(
     if (name === undefined) throw invalid(`Either ${fields.name} or ${fields.arn} must be given`);
     return name;
   }
-  const ref = arns.parse(arn);
+  const ref = registryResourceOf(arns, arn);
   if (!ref || ref.kind !== kind)
     throw constraintError(
       fields.arn,
@@ -56,7 +57,7 @@ function nameOrArn(
   return ref.name;
 }
 
-function membership(arns: Arns, request: OperationRequest): { group: string; thing: string } {
+function membership(arns: IotArns, request: OperationRequest): { group: string; thing: string } {
   const body = bodyObject(request.body);
   return {
     group: nameOrArn(arns, body, { name: 'thingGroupName', arn: 'thingGroupArn' }, 'thinggroup'),
