@@ -152,6 +152,14 @@ export function queryInteger(
   return Number(value);
 }
 
+/** A page size or count from 1 to `max`, in AWS's words when it is outside. */
+export function checkPageSize(value: number, field: string, max: number): number {
+  if (value < 1) throw constraintError(field, 'Member must have value greater than or equal to 1');
+  if (value > max)
+    throw constraintError(field, `Member must have value less than or equal to ${max}`);
+  return value;
+}
+
 /**
  * nextToken is opaque to clients: the list it belongs to and the key to resume after. A token
  * from another list, or one that does not decode, is refused rather than silently restarting.

@@ -4,6 +4,7 @@ import type { Operation, OperationRequest } from '../api/operation.js';
 import { BulwarkError } from '../errors.js';
 import { decodeToken, encodeToken } from '../api/validation.js';
 import {
+  checkPageSize,
   constraintError,
   invalid,
   queryBoolean,
@@ -180,17 +181,12 @@ function messageExpiryOf(request: OperationRequest): number | undefined {
   return seconds;
 }
 
-/** nextToken is opaque to clients: the topic the previous page ended with. */
 function maxResultsOf(request: OperationRequest): number {
-  const maxResults = queryInteger(request.query, 'maxResults') ?? MAX_RESULTS;
-  if (maxResults < 1)
-    throw constraintError('maxResults', 'Member must have value greater than or equal to 1');
-  if (maxResults > MAX_RESULTS)
-    throw constraintError(
-      'maxResults',
-      `Member must have value less than or equal to ${MAX_RESULTS}`,
-    );
-  return maxResults;
+  return checkPageSize(
+    queryInteger(request.query, 'maxResults') ?? MAX_RESULTS,
+    'maxResults',
+    MAX_RESULTS,
+  );
 }
 
 export function brokerOperations(broker: Broker): Operation[] {

@@ -1,5 +1,5 @@
 import type { Row, StoreReader } from '../store/index.js';
-import { constraintError, decodeToken, encodeToken } from './validation.js';
+import { checkPageSize, decodeToken, encodeToken } from './validation.js';
 
 /** AWS's range for maxResults on the registry's list calls. */
 export const MAX_RESULTS = 250;
@@ -20,14 +20,7 @@ export interface PageRequest {
 
 export function checkMaxResults(value: number | undefined): number {
   if (value === undefined) return DEFAULT_MAX_RESULTS;
-  if (value < 1)
-    throw constraintError('maxResults', 'Member must have value greater than or equal to 1');
-  if (value > MAX_RESULTS)
-    throw constraintError(
-      'maxResults',
-      `Member must have value less than or equal to ${MAX_RESULTS}`,
-    );
-  return value;
+  return checkPageSize(value, 'maxResults', MAX_RESULTS);
 }
 
 export function pageRequest(

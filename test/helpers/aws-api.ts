@@ -48,7 +48,12 @@ export function iotClient(
   target: ApiTarget,
   credentials: AwsCredentials = adminCredentials(target.dataDir),
 ): IoTClient {
-  return new IoTClient({
+  return new IoTClient(sdkClientConfig(target, credentials));
+}
+
+/** What every SDK client in the tests is given: the server, its CA, the credentials, no retries. */
+export function sdkClientConfig(target: ApiTarget, credentials: AwsCredentials) {
+  return {
     endpoint: `https://127.0.0.1:${target.port}`,
     region: REGION,
     credentials,
@@ -56,7 +61,7 @@ export function iotClient(
     requestHandler: new NodeHttpHandler({
       httpsAgent: new Agent({ ca: serverCa(target.dataDir) }),
     }),
-  });
+  };
 }
 
 // ---- raw signed requests ----

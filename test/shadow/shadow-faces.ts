@@ -7,14 +7,11 @@ import {
   IoTDataPlaneClient,
   UpdateThingShadowCommand,
 } from '@aws-sdk/client-iot-data-plane';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
 import assert from 'node:assert/strict';
-import { Agent } from 'node:https';
 import type { MqttClient } from 'mqtt';
 import {
   adminCredentials,
-  REGION,
-  serverCa,
+  sdkClientConfig,
   type ApiTarget,
   type AwsCredentials,
 } from '../helpers/aws-api.js';
@@ -48,15 +45,7 @@ export function dataPlaneClient(
   target: ApiTarget,
   credentials: AwsCredentials = adminCredentials(target.dataDir),
 ): IoTDataPlaneClient {
-  return new IoTDataPlaneClient({
-    endpoint: `https://127.0.0.1:${target.port}`,
-    region: REGION,
-    credentials,
-    maxAttempts: 1,
-    requestHandler: new NodeHttpHandler({
-      httpsAgent: new Agent({ ca: serverCa(target.dataDir) }),
-    }),
-  });
+  return new IoTDataPlaneClient(sdkClientConfig(target, credentials));
 }
 
 export function shadowPrefix(thingName: string, shadowName?: string): string {

@@ -1,12 +1,10 @@
-import type { PolicyHolder } from '../inline-policies.js';
-import type { QueryAction, QueryParams } from './action.js';
+import type { QueryAction } from './action.js';
 import {
-  GROUP_NAME,
   pageParams,
+  policyHolderParams,
   POLICY_DOCUMENT,
   POLICY_NAME,
   requiredParam,
-  USER_NAME,
 } from './params.js';
 import type { IamQueryServices } from './services.js';
 import { encodedDocument, listShape } from './shapes.js';
@@ -17,18 +15,7 @@ import { encodedDocument, listShape } from './shapes.js';
  */
 export function inlinePolicyActions({ inlinePolicies, arns }: IamQueryServices): QueryAction[] {
   return (['user', 'group'] as const).flatMap((type): QueryAction[] => {
-    const noun = type === 'user' ? 'User' : 'Group';
-    const holderOf = (params: QueryParams): PolicyHolder => ({
-      type,
-      name:
-        type === 'user'
-          ? requiredParam(params, 'UserName', USER_NAME)
-          : requiredParam(params, 'GroupName', GROUP_NAME),
-    });
-    const resource = (params: QueryParams) => {
-      const holder = holderOf(params);
-      return type === 'user' ? arns.user(holder.name) : arns.group(holder.name);
-    };
+    const { noun, holderOf, resource } = policyHolderParams(type, arns);
     return [
       {
         service: 'iam',

@@ -1,13 +1,12 @@
-import type { PolicyHolder } from '../inline-policies.js';
 import type { ManagedPolicy, ManagedPolicyVersion } from '../managed-policies.js';
 import type { QueryAction, QueryParams, XmlObject } from './action.js';
 import {
   booleanParam,
   DESCRIPTION,
   enumParam,
-  GROUP_NAME,
   optionalParam,
   pageParams,
+  policyHolderParams,
   pathPrefixParam,
   POLICY_ARN,
   POLICY_DOCUMENT,
@@ -15,7 +14,6 @@ import {
   POLICY_VERSION_ID,
   refuseUnsupported,
   requiredParam,
-  USER_NAME,
 } from './params.js';
 import type { IamQueryServices } from './services.js';
 import { encodedDocument, listShape } from './shapes.js';
@@ -53,18 +51,7 @@ export function managedPolicyActions({
   groups,
 }: IamQueryServices): QueryAction[] {
   const attachmentActions = (['user', 'group'] as const).flatMap((type): QueryAction[] => {
-    const noun = type === 'user' ? 'User' : 'Group';
-    const holderOf = (params: QueryParams): PolicyHolder => ({
-      type,
-      name:
-        type === 'user'
-          ? requiredParam(params, 'UserName', USER_NAME)
-          : requiredParam(params, 'GroupName', GROUP_NAME),
-    });
-    const resource = (params: QueryParams) => {
-      const holder = holderOf(params);
-      return type === 'user' ? arns.user(holder.name) : arns.group(holder.name);
-    };
+    const { noun, holderOf, resource } = policyHolderParams(type, arns);
     return [
       {
         service: 'iam',

@@ -1,5 +1,7 @@
 import { checkString, constraintError, invalid, type StringRule } from '../../api/validation.js';
 import { BulwarkError } from '../../errors.js';
+import type { IamArns } from '../arns.js';
+import type { PolicyHolder } from '../inline-policies.js';
 import { DEFAULT_MAX_ITEMS, type IamPageRequest } from '../pagination.js';
 import type { QueryParams } from './action.js';
 
@@ -139,4 +141,26 @@ export function refuseUnsupported(params: QueryParams, names: readonly string[])
     );
     if (given) throw invalid(`Bulwark does not support the ${name} parameter yet: leave it out.`);
   }
+}
+
+/**
+ * The `{Verb}User…` / `{Verb}Group…` pairs of policy calls: the noun in their names, the holder
+ * their `UserName` or `GroupName` names, and its ARN (the resource they are authorized on).
+ */
+export function policyHolderParams(type: PolicyHolder['type'], arns: IamArns) {
+  const holderOf = (params: QueryParams): PolicyHolder => ({
+    type,
+    name:
+      type === 'user'
+        ? requiredParam(params, 'UserName', USER_NAME)
+        : requiredParam(params, 'GroupName', GROUP_NAME),
+  });
+  return {
+    noun: type === 'user' ? 'User' : 'Group',
+    holderOf,
+    resource: (params: QueryParams): string => {
+      const holder = holderOf(params);
+      return type === 'user' ? arns.user(holder.name) : arns.group(holder.name);
+    },
+  };
 }

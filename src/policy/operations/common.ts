@@ -1,6 +1,6 @@
 import type { OperationRequest } from '../../api/operation.js';
 import {
-  constraintError,
+  checkPageSize,
   optionalQueryString,
   queryInteger,
   requiredString,
@@ -30,13 +30,10 @@ export function versionIdOf(request: OperationRequest): string {
 /** `marker` and `pageSize` from the query (pageSize 1–250, default 250). */
 export function markerPage(request: OperationRequest): { marker?: string; pageSize: number } {
   const marker = optionalQueryString(request.query, 'marker', MARKER);
-  const pageSize = queryInteger(request.query, 'pageSize') ?? MAX_PAGE_SIZE;
-  if (pageSize < 1)
-    throw constraintError('pageSize', 'Member must have value greater than or equal to 1');
-  if (pageSize > MAX_PAGE_SIZE)
-    throw constraintError(
-      'pageSize',
-      `Member must have value less than or equal to ${MAX_PAGE_SIZE}`,
-    );
+  const pageSize = checkPageSize(
+    queryInteger(request.query, 'pageSize') ?? MAX_PAGE_SIZE,
+    'pageSize',
+    MAX_PAGE_SIZE,
+  );
   return { ...(marker !== undefined ? { marker } : {}), pageSize };
 }
