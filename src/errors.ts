@@ -41,6 +41,8 @@ export type ErrorCode =
   | 'Forbidden'
   | 'Unauthorized'
   | 'InternalFailure'
+  // The service cannot take the request now (a mutating call while the audit trail cannot write).
+  | 'ServiceUnavailable'
   // IAM (users and access keys).
   | 'NoSuchEntity'
   // Console passwords and MFA devices (src/iam/passwords.ts, src/iam/mfa.ts).
@@ -122,6 +124,7 @@ const SHAPES: Record<ErrorCode, ErrorShape> = {
   Forbidden: { exitCode: 1, awsType: 'ForbiddenException', httpStatus: 403 },
   Unauthorized: { exitCode: 1, awsType: 'UnauthorizedException', httpStatus: 401 },
   InternalFailure: { exitCode: 1, awsType: 'InternalFailureException', httpStatus: 500 },
+  ServiceUnavailable: { exitCode: 1, awsType: 'ServiceUnavailableException', httpStatus: 503 },
   NoSuchEntity: { exitCode: 1, awsType: 'NoSuchEntityException', httpStatus: 404 },
   PasswordPolicyViolation: {
     exitCode: 2,

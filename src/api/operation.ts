@@ -21,6 +21,8 @@ export interface IamUserCaller {
   mfaAuthenticated: boolean;
   /** When (epoch ms) the user proved MFA to obtain those credentials (aws:MultiFactorAuthAge). */
   mfaAuthenticatedAt?: number;
+  /** When (epoch ms) the temporary credentials the request was signed with were issued. */
+  sessionCreatedAt?: number;
 }
 
 /**

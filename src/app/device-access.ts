@@ -6,6 +6,12 @@ import type {
   DeviceRequest,
 } from '../api/device-authorizer.js';
 import type {
+  CertificateFacts,
+  DeviceIdentity,
+  DeviceOrigin,
+  DeviceSecurityReports,
+} from '../audit/device-events.js';
+import type {
   AccessControl,
   BrokerAction,
   ConnectionFacts,
@@ -13,7 +19,7 @@ import type {
   IamIdentity,
   Principal,
 } from '../broker/access.js';
-import { peerFacts, type PeerVerdict } from '../broker/transports/tls.js';
+import { peerFacts, type PeerRefusal, type PeerVerdict } from '../broker/transports/tls.js';
 import { IotArns } from '../api/iot-arns.js';
 import type { IamAuthorizer, LoadedIamPolicy } from '../iam/authorize.js';
 import type { Logger } from '../logs/logger.js';
@@ -64,6 +70,10 @@ interface DeviceAuthorization {
   caCertificateId?: string;
   /** The client certificate, so a CRL that later lists it can find the connection. */
   certificate?: X509Certificate;
+  /** Where the connection came from, for its audit events; none for a restored session. */
+  origin?: DeviceOrigin;
+  /** Who it is in its audit events, worked out at its first denial. */
+  identity?: DeviceIdentity;
   context: AuthorizationContext;
   remembered: Map<string, boolean>;
   rememberedAt: number;
@@ -88,7 +98,20 @@ export interface DeviceAccessOptions {
   publishEvent(topic: string, payload: object): void;
   /** A certificate's ARN, as the pki names it. */
   certificateArn(certificateId: string): string;
+  /** Refused connections, policy denials and cut-offs, for the audit trail. */
+  securityEvents?: DeviceSecurityReports;
   logger: Logger;
+}
+
+/** Why a certificate that passed the handshake may still not connect. */
+interface CertificateRefusal {
+  refused: string;
+  detail: string;
+}
+
+/** The broker's way of closing connections (Broker.disconnectWhere). */
+export interface ConnectionCloser {
+  disconnectWhere(test: (principal: Principal) => boolean, why: string): number;
 }
 
 const NAME_KEYS: Record<string, keyof NameFields> = {
@@ -152,6 +175,25 @@ function isValidNow(certificate: X509Certificate, now: number): boolean {
   return Date.parse(certificate.validFrom) <= now && now <= Date.parse(certificate.validTo);
 }
 
+/** An IPv4 address without the `::ffff:` a dual-stack socket gives it. */
+function plainIp(address: string): string {
+  return address.replace(/^::ffff:/, '');
+}
+
+function originOf(facts: ConnectionFacts): DeviceOrigin {
+  return {
+    sourceIp: plainIp(facts.remoteAddress),
+    listener: facts.listener,
+    ...(facts.tls ? { tls: facts.tls } : {}),
+  };
+}
+
+function isRefusal(
+  result: Principal | CertificateRefusal | undefined,
+): result is CertificateRefusal {
+  return result !== undefined && 'refused' in result;
+}
+
 /**
  * Device identity and IoT policies for the broker: who a connection is (a registered, ACTIVE
  * certificate; an IAM user on a signed WebSocket URL; the dev listener's `dev`), and whether its
@@ -196,7 +238,11 @@ export class DeviceAccess implements AccessControl, DeviceAuthorizer {
       this.options.certificates.certificate(certificateIdOf(certificate)) !== undefined ||
       this.options.certificates.issuerOf(certificate) !== undefined;
     if (known && isValidNow(certificate, now)) return { accepted: true };
-    if (known) return { accepted: false, reason: 'CERT_HAS_EXPIRED' };
+    if (known)
+      return {
+        accepted: false,
+        reason: now < Date.parse(certificate.validFrom) ? 'CERT_NOT_YET_VALID' : 'CERT_HAS_EXPIRED',
+      };
     return { accepted: false, reason: String(socket.authorizationError ?? 'UNKNOWN') };
   }
 
@@ -205,9 +251,10 @@ export class DeviceAccess implements AccessControl, DeviceAuthorizer {
     certificate: X509Certificate | undefined,
     connect: ConnectRequest,
   ): Promise<Principal | undefined> {
+    const origin = originOf(facts);
     const context: AuthorizationContext = {
       clientId: connect.clientId,
-      sourceIp: facts.remoteAddress.replace(/^::ffff:/, ''),
+      sourceIp: origin.sourceIp,
       connectAttributes: [
         ...(connect.persistent ? ['PersistentConnect'] : []),
         ...(connect.willTopic !== undefined ? ['LastWill'] : []),
@@ -215,7 +262,11 @@ export class DeviceAccess implements AccessControl, DeviceAuthorizer {
       ...(connect.willTopic !== undefined ? { lastWillTopic: connect.willTopic } : {}),
     };
     if (facts.listener === 'dev')
-      return this.principal('dev', 'dev', { policyNames: [DEV_LISTENER_POLICY], context });
+      return this.principal('dev', 'dev', {
+        policyNames: [DEV_LISTENER_POLICY],
+        origin,
+        context,
+      });
     if (facts.iam)
       return this.principal(facts.iam.arn, 'iam', {
         iam: {
@@ -224,12 +275,61 @@ export class DeviceAccess implements AccessControl, DeviceAuthorizer {
           loadedAt: Date.now(),
           reloading: false,
         },
+        origin,
         context,
       });
     if (!certificate) return undefined;
-    return this.authenticateCertificate(certificate, context, (certificateArn) =>
+    const result = await this.authenticateCertificate(certificate, context, (certificateArn) =>
       this.options.registry.principals.thingForConnection(connect.clientId, certificateArn),
     );
+    if (!isRefusal(result)) {
+      (result.authorization as DeviceAuthorization).origin = origin;
+      return result;
+    }
+    this.options.securityEvents?.connectRefused({
+      origin,
+      stage: 'mqtt-connect',
+      reason: result.refused,
+      detail: result.detail,
+      certificate: this.certificateFactsOf(certificate),
+      clientId: connect.clientId,
+    });
+    return undefined;
+  }
+
+  /**
+   * A refusal at a listener (the handshake, the WebSocket upgrade), told to the audit trail with
+   * the certificate named by its serial and SHA-256 fingerprint.
+   */
+  peerRefused = (refusal: PeerRefusal): void => {
+    this.options.securityEvents?.connectRefused({
+      origin: {
+        sourceIp: plainIp(refusal.remoteAddress),
+        listener: refusal.listener,
+        ...(refusal.tls ? { tls: refusal.tls } : {}),
+        ...(refusal.serverName !== undefined ? { serverName: refusal.serverName } : {}),
+        ...(refusal.userAgent !== undefined ? { userAgent: refusal.userAgent } : {}),
+      },
+      stage: refusal.stage,
+      reason: refusal.reason,
+      ...(refusal.detail !== undefined ? { detail: refusal.detail } : {}),
+      ...(refusal.certificate ? { certificate: this.certificateFactsOf(refusal.certificate) } : {}),
+      ...(refusal.accessKeyId !== undefined ? { accessKeyId: refusal.accessKeyId } : {}),
+    });
+  };
+
+  /** A client certificate as the audit trail names it: its id (fingerprint), serial, and ARN if registered. */
+  private certificateFactsOf(certificate: X509Certificate): CertificateFacts {
+    const certificateId = certificateIdOf(certificate);
+    const registered = this.options.certificates.certificate(certificateId) !== undefined;
+    return {
+      certificateId,
+      serialNumber: certificate.serialNumber,
+      ...(registered ? { arn: this.options.certificateArn(certificateId) } : {}),
+      subject: certificate.subject.replace(/\n/g, ', '),
+      issuer: certificate.issuer.replace(/\n/g, ', '),
+      validTo: certificate.validTo,
+    };
   }
 
   /**
@@ -255,7 +355,7 @@ export class DeviceAccess implements AccessControl, DeviceAuthorizer {
     const { thingName } = request;
     const principal = await this.authenticateCertificate(
       certificate,
-      { sourceIp: request.sourceIp.replace(/^::ffff:/, '') },
+      { sourceIp: plainIp(request.sourceIp) },
       (certificateArn) => {
         if (thingName === undefined) return undefined;
         // An exclusively attached thing is what MQTT would pick whatever the client id: here
@@ -267,7 +367,7 @@ export class DeviceAccess implements AccessControl, DeviceAuthorizer {
         return thing?.thingName === thingName ? thing : undefined;
       },
     );
-    if (!principal) return undefined;
+    if (isRefusal(principal)) return undefined;
     const authorization = principal.authorization as DeviceAuthorization;
     const actsAs = authorization.context.thing?.name;
     return {
@@ -282,11 +382,12 @@ export class DeviceAccess implements AccessControl, DeviceAuthorizer {
     };
   }
 
+  /** The certificate's principal, or why it may not connect. */
   private async authenticateCertificate(
     certificate: X509Certificate,
     context: AuthorizationContext,
     thingOf: (certificateArn: string) => AttachedThing | undefined,
-  ): Promise<Principal | undefined> {
+  ): Promise<Principal | CertificateRefusal> {
     const { certificates, logger } = this.options;
     const certificateId = certificateIdOf(certificate);
     const withCertificate = { ...context, certificate: certificateFields(certificate) };
@@ -300,17 +401,38 @@ export class DeviceAccess implements AccessControl, DeviceAuthorizer {
           event,
         );
         logger.info({ certificateId }, 'certificate registered just in time, pending activation');
-        return undefined;
+        return {
+          refused: 'CERTIFICATE_PENDING_ACTIVATION',
+          detail: 'registered just in time; it connects once an operator activates it',
+        };
       }
       const trusted = this.options.trustedCas.some((ca) => issuedBy(certificate, ca));
-      if (!trusted || this.options.trustedCaPolicy === null) return undefined;
+      if (!trusted || this.options.trustedCaPolicy === null)
+        return {
+          refused: 'CERTIFICATE_NOT_REGISTERED',
+          detail: 'the certificate is not registered',
+        };
       return this.principal(certificateId, 'certificate', {
         policyNames: [this.options.trustedCaPolicy],
         certificate,
         context: withCertificate,
       });
     }
-    if (!certificates.isActive(certificateId)) return undefined;
+    if (!certificates.isActive(certificateId)) {
+      if (known.status !== 'ACTIVE')
+        return {
+          refused: `CERTIFICATE_${known.status}`,
+          detail: `the certificate is ${known.status}`,
+        };
+      const caStatus =
+        known.caCertificateId !== undefined
+          ? (certificates.ca(known.caCertificateId)?.status ?? 'DELETED')
+          : 'DELETED';
+      return {
+        refused: `CA_CERTIFICATE_${caStatus}`,
+        detail: `the CA certificate ${known.caCertificateId ?? ''} that issued it is ${caStatus}`,
+      };
+    }
     const certificateArn = this.options.certificateArn(certificateId);
     const thing = thingOf(certificateArn);
     const targets = [certificateArn];
@@ -374,7 +496,10 @@ export class DeviceAccess implements AccessControl, DeviceAuthorizer {
     }
     const key = `${action}\u0000${resource}`;
     const remembered = authorization.remembered.get(key);
-    if (remembered !== undefined) return remembered;
+    if (remembered !== undefined) {
+      if (!remembered) this.reportDenial(principal, authorization, action, resource, clientId);
+      return remembered;
+    }
     const resourceArn =
       action === 'connect'
         ? this.arns.client(resource)
@@ -384,7 +509,95 @@ export class DeviceAccess implements AccessControl, DeviceAuthorizer {
     const allowed = this.decide(authorization, IOT_ACTION[action], resourceArn);
     if (authorization.remembered.size >= MAX_REMEMBERED_DECISIONS) authorization.remembered.clear();
     authorization.remembered.set(key, allowed);
+    if (!allowed) this.reportDenial(principal, authorization, action, resource, clientId);
     return allowed;
+  }
+
+  /** Every denial goes to the audit trail's summary (per client and minute). */
+  private reportDenial(
+    principal: Principal,
+    authorization: DeviceAuthorization,
+    action: BrokerAction,
+    resource: string,
+    clientId: string,
+  ): void {
+    const events = this.options.securityEvents;
+    if (!events) return;
+    authorization.identity ??= this.identityOf(principal, authorization);
+    events.policyDenied({
+      clientId,
+      identity: authorization.identity,
+      action,
+      resource,
+      ...(authorization.origin ? { origin: authorization.origin } : {}),
+    });
+  }
+
+  /** Who a principal is in audit events: its certificate (ARN when registered), IAM user, or `dev`. */
+  private identityOf(principal: Principal, authorization: DeviceAuthorization): DeviceIdentity {
+    if (principal.kind === 'iam') {
+      const iam = authorization.iam?.identity;
+      return iam
+        ? {
+            kind: 'iam',
+            principalId: iam.userId,
+            arn: iam.arn,
+            userName: iam.userName,
+            accessKeyId: iam.accessKeyId,
+          }
+        : { kind: 'iam', principalId: principal.id, arn: principal.id };
+    }
+    if (principal.kind === 'dev') return { kind: 'dev', principalId: principal.id };
+    const registered = this.options.certificates.certificate(principal.id) !== undefined;
+    return {
+      kind: 'certificate',
+      principalId: principal.id,
+      ...(registered ? { arn: this.options.certificateArn(principal.id) } : {}),
+    };
+  }
+
+  /**
+   * Closes every live connection `test` picks, through the broker, and records one cut-off event
+   * per certificate with how many of its connections were closed and why. Returns how many closed.
+   */
+  cutOff(
+    broker: ConnectionCloser,
+    test: (principal: Principal) => boolean,
+    reason: string,
+    trigger: Record<string, string>,
+  ): number {
+    const cut = new Map<
+      string,
+      { principal: Principal; connections: { clientId: string; origin?: DeviceOrigin }[] }
+    >();
+    const closed = broker.disconnectWhere((principal) => {
+      if (!test(principal)) return false;
+      const authorization = principal.authorization as DeviceAuthorization | undefined;
+      let entry = cut.get(principal.id);
+      if (!entry) {
+        entry = { principal, connections: [] };
+        cut.set(principal.id, entry);
+      }
+      entry.connections.push({
+        clientId: authorization?.context.clientId ?? '',
+        ...(authorization?.origin ? { origin: authorization.origin } : {}),
+      });
+      return true;
+    }, reason);
+    const events = this.options.securityEvents;
+    if (events)
+      for (const { principal, connections } of cut.values()) {
+        const authorization = this.authorizationOf(principal, connections[0]?.clientId ?? '');
+        const certificate = authorization.certificate;
+        events.certificateCutOff({
+          identity: this.identityOf(principal, authorization),
+          ...(certificate ? { certificate: this.certificateFactsOf(certificate) } : {}),
+          reason,
+          trigger,
+          connections,
+        });
+      }
+    return closed;
   }
 
   /**

@@ -1,8 +1,10 @@
+import { auditMigrations } from '../audit/migrations.js';
 import { retainedMigrations } from '../broker/retained.js';
 import { sessionMigrations } from '../broker/session-store.js';
 import { credentialMigrations } from '../iam/credential-migrations.js';
 import { iamMigrations } from '../iam/migrations.js';
 import { encryptionConfigurationMigrations } from '../kms/encryption-configuration.js';
+import { loggingMigrations } from '../logs/settings.js';
 import { deviceCertificateMigrations, pkiMigrations } from '../pki/migrations.js';
 import { policyMigrations } from '../policy/migrations.js';
 import { registryMigrations } from '../registry/index.js';
@@ -21,4 +23,6 @@ export const migrations: Migration[] = [
   ...deviceCertificateMigrations,
   ...shadowMigrations,
   ...credentialMigrations,
+  ...auditMigrations,
+  ...loggingMigrations,
 ];

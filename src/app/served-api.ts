@@ -1,3 +1,4 @@
+import { LOOKUP_EVENTS_ACTION } from '../api/cloudtrail.js';
 import { endpointOperations } from '../api/endpoint.js';
 import type { Operation } from '../api/operation.js';
 import { GET_METRICS_ACTION } from '../api/server.js';
@@ -17,6 +18,7 @@ import {
   type EncryptionConfiguration,
   encryptionConfigurationOperations,
 } from '../kms/encryption-configuration.js';
+import { loggingOperations, type DeviceLog } from '../logs/index.js';
 import { pkiOperations, type Pki } from '../pki/index.js';
 import { IOT_ACTIONS } from '../policy/evaluate.js';
 import { policyOperations, type PolicyService } from '../policy/index.js';
@@ -37,6 +39,7 @@ export interface ServedServices {
   pki: Pki;
   broker: Broker;
   shadows: ShadowService;
+  deviceLog: DeviceLog;
   iam: IamQueryServices;
   credentials: Pick<CredentialServices, 'mfaDevices' | 'loginProfiles'>;
   iamAuthorizer: IamAuthorizer;
@@ -62,6 +65,7 @@ export function servedApi(services: ServedServices): ServedApi {
     ...pkiOperations(services.pki),
     ...brokerOperations(services.broker),
     ...shadowOperations(services.shadows),
+    ...loggingOperations(services.deviceLog),
   ];
   const queryActions: QueryAction[] = [
     ...iamQueryActions(iam),
@@ -74,6 +78,8 @@ export function servedApi(services: ServedServices): ServedApi {
   const catalogue = actionCatalogue({
     operations,
     queryActions,
+    // CloudTrail's LookupEvents at `/` (JSON 1.1), which reads the audit trail.
+    jsonActions: [LOOKUP_EVENTS_ACTION],
     metricsAction: GET_METRICS_ACTION,
     mqttActions: Object.values(IOT_ACTIONS),
   });

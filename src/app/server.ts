@@ -4,6 +4,8 @@ import type { IncomingMessage } from 'node:http';
 import type { Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { Server as TlsServer } from 'node:tls';
+import { AuditTrail } from '../audit/index.js';
+import { DeviceSecurityEvents } from '../audit/device-events.js';
 import { ApiMetrics, brokerMetrics, createMetricsRegistry } from '../api/metrics.js';
 import { apiSecureContextOptions, createApiServer, type ApiServer } from '../api/server.js';
 import { Broker, listenDev, listenTls, RetainedMessages, SessionStore } from '../broker/index.js';
@@ -21,6 +23,13 @@ import { LastAccessedRecorder } from '../iam/last-accessed.js';
 import { createIamQueryServices } from '../iam/query/index.js';
 import { EncryptionConfiguration } from '../kms/encryption-configuration.js';
 import type { Logger } from '../logs/logger.js';
+import {
+  DeviceLog,
+  logDestination,
+  registryThingGroups,
+  rotatingFileSink,
+  streamSink,
+} from '../logs/index.js';
 import { Pki } from '../pki/index.js';
 import { Revocation } from '../pki/revocation/index.js';
 import { serverCaPath } from '../pki/server-identity.js';
@@ -172,6 +181,9 @@ export async function startBulwark(
   let wss: WssListener | undefined;
   let stopWatchingCertificate: (() => void) | undefined;
   let revocation: Revocation | undefined;
+  let deviceLog: DeviceLog | undefined;
+  let audit: AuditTrail | undefined;
+  let deviceEvents: DeviceSecurityEvents | undefined;
   const account = { region: config.region, accountId: config.accountId };
   const encryption = new EncryptionConfiguration(dataDir.kms, dataDir.store, account, logger);
   // Last-accessed data for the access report, noted by the IAM authorizer on each allowed call.
@@ -187,13 +199,26 @@ export async function startBulwark(
       api?.close(),
       encryption.close(),
     ]);
-    // After the API has stopped: the last calls' uses are written too.
+    // After the API has stopped: the last calls' uses and events are written too.
     await lastAccessed.close();
+    // The device security summaries still held go to the trail before it closes.
+    await deviceEvents?.close();
+    await audit?.close();
+    await deviceLog?.close();
     await dataDir.close();
   };
   try {
     sweepKeys();
     const { identity, deviceCa, adminCredentialsFile } = await initialiseDataDir(dataDir, config);
+    audit = await AuditTrail.open({
+      store: dataDir.store,
+      stream: config.audit.stream,
+      account,
+      logger,
+      digestIntervalMs: config.audit.digestIntervalSeconds * 1000,
+      retentionMs: config.audit.retentionDays * 86_400_000,
+      ...(config.audit.witnessFile ? { witnessFile: config.audit.witnessFile } : {}),
+    });
     const served: CertificatePair = operatorCertificate ?? identity;
     const mqttPolicy = tlsServerOptions(config.tls.mqttPolicy ?? config.tls.policy);
     const apiPolicy = config.tls.apiPolicy ?? config.tls.policy;
@@ -268,6 +293,8 @@ export async function startBulwark(
       config.region,
       lastAccessed,
     );
+    // Refused connections, policy denials (summarised per minute) and cut-offs, in the trail.
+    deviceEvents = new DeviceSecurityEvents({ sink: audit, logger, accountId: config.accountId });
     const access = new DeviceAccess({
       iam: iamAuthorizer,
       certificates: pki.directory,
@@ -279,6 +306,7 @@ export async function startBulwark(
       revocation,
       publishEvent: (topic, payload) => publishEvent(topic, Buffer.from(JSON.stringify(payload))),
       certificateArn: (certificateId) => pki.arns.certificate(certificateId),
+      securityEvents: deviceEvents,
       logger,
     });
     const shadows = new ShadowService({
@@ -288,9 +316,31 @@ export async function startBulwark(
       logger,
     });
     const metricsRegistry = createMetricsRegistry();
+    // Device log entries (AWS IoT's v2 logging): on the operational log's stream, and a file if set.
+    deviceLog = await DeviceLog.open({
+      store: dataDir.store,
+      accountId: config.accountId,
+      configuredLevel: config.log.deviceLevel,
+      sinks: [
+        streamSink(logDestination(logger)),
+        ...(config.log.file
+          ? [
+              rotatingFileSink({
+                path: config.log.file,
+                maxFileBytes: config.log.maxFileBytes,
+                maxFiles: config.log.maxFiles,
+                logger,
+              }),
+            ]
+          : []),
+      ],
+      thingGroups: registryThingGroups(registry),
+      logger,
+    });
     broker = new Broker({
       access,
       observer: brokerMetrics(metricsRegistry, () => broker?.connectionCount ?? 0),
+      events: deviceLog,
       limits: config.mqtt.limits,
       retained: await RetainedMessages.load(dataDir.store),
       sessionStore: new SessionStore(dataDir.store),
@@ -318,27 +368,37 @@ export async function startBulwark(
         );
     });
     // Revocation that bites: a certificate or CA leaving ACTIVE cuts its live connections now.
+    // Each certificate cut off is recorded in the audit trail (access.cutOff).
     pki.directory.onStatusChange((change) => {
       const closed =
         change.kind === 'certificate'
-          ? liveBroker.disconnectWhere(
+          ? access.cutOff(
+              liveBroker,
               (principal) =>
                 principal.kind === 'certificate' && principal.id === change.certificateId,
               `certificate ${change.status}`,
+              { certificateStatus: change.status },
             )
-          : liveBroker.disconnectWhere(
+          : access.cutOff(
+              liveBroker,
               (principal) => access.actsUnderCa(principal, change.caCertificateId),
               `CA certificate ${change.status}`,
+              { caCertificateId: change.caCertificateId, caCertificateStatus: change.status },
             );
       if (closed > 0)
         logger.info({ change, closed }, 'closed the connections of a certificate no longer ACTIVE');
     });
     // A CRL that newly lists a serial cuts the live connections of that certificate now too.
     revocation.onNewlyRevoked((revoked) => {
-      const closed = liveBroker.disconnectWhere((principal) => {
-        const certificate = access.certificateOf(principal);
-        return certificate !== undefined && revoked.covers(certificate);
-      }, 'certificate revoked by its CA');
+      const closed = access.cutOff(
+        liveBroker,
+        (principal) => {
+          const certificate = access.certificateOf(principal);
+          return certificate !== undefined && revoked.covers(certificate);
+        },
+        'certificate revoked by its CA',
+        { crl: revoked.crl },
+      );
       if (closed > 0)
         logger.info(
           { crl: revoked.crl, closed },
@@ -358,6 +418,7 @@ export async function startBulwark(
       deviceCaPems: mqttDeviceCas,
       policyOptions: mqttPolicy,
       verifyPeer: access.verifyPeer,
+      onRefused: access.peerRefused,
       logger,
     });
     if (config.devPort !== null) dev = await listenDev(broker, '127.0.0.1', config.devPort);
@@ -369,6 +430,7 @@ export async function startBulwark(
       pki,
       broker,
       shadows,
+      deviceLog,
       iam,
       credentials,
       iamAuthorizer,
@@ -393,6 +455,7 @@ export async function startBulwark(
       metrics: new ApiMetrics(metricsRegistry),
       metricsOpenOnLoopback: config.api.metricsOpenOnLoopback,
       consoleSignIn: credentials.consoleSignIn,
+      audit,
       deviceCaPems: mqttDeviceCas,
       ...(config.mqtt.alpnOnApiPort ? { extraAlpnProtocols: [MQTT_ALPN_PROTOCOL] } : {}),
     });
@@ -400,9 +463,10 @@ export async function startBulwark(
       logger,
       verifySignedUrl: (request) => verifySignedWebSocketUrl(authenticate, request),
       verifyPeer: access.verifyPeer,
+      onRefused: access.peerRefused,
     });
     if (config.mqtt.alpnOnApiPort)
-      shareHttpsPortWithMqtt(broker, api.server, logger, access.verifyPeer);
+      shareHttpsPortWithMqtt(broker, api.server, logger, access.verifyPeer, access.peerRefused);
     await api.listen({ host: config.host, port: config.apiPort });
     await encryption.resumePendingMove();
     if (certificateFiles) {

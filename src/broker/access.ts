@@ -40,11 +40,23 @@ export interface IamIdentity {
 /** The IoT policy actions the broker asks about (iot:Connect, iot:Publish, …). */
 export type BrokerAction = 'connect' | 'publish' | 'retain' | 'subscribe' | 'receive';
 
+/** The TLS session a connection came over, in the names of CloudTrail's `tlsDetails`. */
+export interface ConnectionTls {
+  tlsVersion: string;
+  cipherSuite: string;
+  /** The WebSocket upgrade's Host header; on MQTT over TLS, which has none, the SNI name. */
+  clientProvidedHostHeader?: string;
+  /** The server name the client sent in its TLS handshake (SNI). */
+  clientProvidedServerName?: string;
+}
+
 export interface ConnectionFacts {
   remoteAddress: string;
   listener: 'tls' | 'wss' | 'dev';
   /** Set when the connection authenticated by a SigV4-signed WebSocket URL instead of a certificate. */
   iam?: IamIdentity;
+  /** The TLS session (none on the dev listener), for the audit records of this connection. */
+  tls?: ConnectionTls;
 }
 
 /**

@@ -4,6 +4,7 @@ import type { QoS } from 'mqtt-packet';
 import type { Logger } from '../logs/logger.js';
 import type { AccessControl, BrokerAction, ConnectionFacts, Principal } from './access.js';
 import { Connection, type Will } from './connection.js';
+import { Verbosity, type BrokerEvents } from './events.js';
 import { LifecycleEvents } from './lifecycle.js';
 import type { BrokerLimits } from './limits.js';
 import type { Delivery, Message } from './message.js';
@@ -39,6 +40,8 @@ export interface BrokerObserver {
 export interface BrokerOptions {
   access: AccessControl;
   observer?: BrokerObserver;
+  /** Device log entries (AWS IoT's Connect, Publish-In, …), written per client at its log level. */
+  events?: BrokerEvents;
   limits: BrokerLimits;
   retained: RetainedMessages;
   sessionStore: SessionStore;
@@ -72,6 +75,7 @@ const SWEEP_MS = 1000;
 export class Broker {
   readonly access: AccessControl;
   private readonly observer: BrokerObserver | undefined;
+  readonly events: BrokerEvents | undefined;
   readonly limits: BrokerLimits;
   readonly topicLimits: TopicLimits;
   readonly logger: Logger;
@@ -90,6 +94,7 @@ export class Broker {
   constructor(options: BrokerOptions) {
     this.access = options.access;
     this.observer = options.observer;
+    this.events = options.events;
     this.limits = options.limits;
     this.topicLimits = {
       maxTopicBytes: options.limits.maxTopicBytes,
@@ -248,7 +253,17 @@ export class Broker {
 
   connectionClosed(connection: Connection): void {
     this.connections.delete(connection);
-    if (connection.session) this.lifecycle.disconnected(connection);
+    if (connection.session) {
+      this.lifecycle.disconnected(connection);
+      if (connection.logsAt(Verbosity.INFO))
+        connection.log!.write({
+          eventType: 'Disconnect',
+          level: Verbosity.INFO,
+          status: 'Success',
+          disconnectReason: connection.disconnectReason ?? 'CONNECTION_LOST',
+          ...(connection.disconnectDetails ? { details: connection.disconnectDetails } : {}),
+        });
+    }
     const session = connection.session;
     if (!session || session.connection !== connection) return;
     session.connection = undefined;
@@ -405,16 +420,32 @@ export class Broker {
       deliveries.push([session, deliveryFor(message, options, false)]);
     }
     deliveries.push(...perSession);
-    return deliveries.filter(([session, delivery]) =>
-      this.mayReceive(session, delivery.message.topic),
-    );
+    return deliveries.filter(([session, delivery]) => this.mayReceive(session, delivery.message));
   }
 
   /** The policy check on every delivery (iot:Receive); a restored session without a principal yet is let through. */
-  private mayReceive(session: Session, topic: string): boolean {
+  private mayReceive(session: Session, message: Message): boolean {
     if (!session.principal) return true;
-    const allowed = this.access.authorize(session.principal, 'receive', topic, session.clientId);
-    if (!allowed) this.observer?.denied('receive');
+    const allowed = this.access.authorize(
+      session.principal,
+      'receive',
+      message.topic,
+      session.clientId,
+    );
+    if (!allowed) {
+      this.observer?.denied('receive');
+      const connection = session.connection;
+      if (connection?.logsAt(Verbosity.ERROR))
+        connection.log!.write({
+          eventType: 'Publish-Out',
+          level: Verbosity.ERROR,
+          status: 'Failure',
+          topicName: message.topic,
+          reason: 'AUTHORIZATION_FAILURE',
+          details: 'not authorized to receive messages on this topic',
+          trace: message,
+        });
+    }
     return allowed;
   }
 
@@ -427,7 +458,7 @@ export class Broker {
     const deliveries: [Session, Delivery][] = [];
     for (const message of this.retained.all()) {
       if (!matchesFilter(filter, message.topic)) continue;
-      if (!this.mayReceive(session, message.topic)) continue;
+      if (!this.mayReceive(session, message)) continue;
       deliveries.push([session, deliveryFor(message, options, true)]);
     }
     await this.dispatch(deliveries);
@@ -509,6 +540,16 @@ export class Broker {
     if (connection.backlogBytes > QOS0_BACKLOG_BYTES) {
       session.dropped += 1;
       this.observer?.dropped('backlog');
+      if (connection.logsAt(Verbosity.WARN))
+        connection.log!.write({
+          eventType: 'Publish-Out',
+          level: Verbosity.WARN,
+          status: 'Failure',
+          topicName: delivery.message.topic,
+          reason: 'CLIENT_BACKLOG',
+          details: 'QoS 0 message dropped: the client is too far behind',
+          trace: delivery.message,
+        });
       return;
     }
     sendPublish(connection, delivery, undefined, false, encoded);
@@ -547,6 +588,16 @@ export class Broker {
       return 'spilled';
     }
     this.observer?.dropped('queue-limit');
+    if (connection?.logsAt(Verbosity.WARN))
+      connection.log!.write({
+        eventType: 'Publish-Out',
+        level: Verbosity.WARN,
+        status: 'Failure',
+        topicName: delivery.message.topic,
+        reason: 'QUEUE_FULL',
+        details: "message dropped: the session's queue is full",
+        trace: delivery.message,
+      });
     if (session.dropped++ === 0 || session.dropped % 1000 === 0)
       this.logger.warn(
         { clientId: session.clientId, dropped: session.dropped },

@@ -4,6 +4,7 @@ import mqttPacket, { type Packet } from 'mqtt-packet';
 import type { ConnectionFacts, Principal } from './access.js';
 import type { Broker } from './broker.js';
 import { disconnectReasonFor, type DisconnectReason } from './lifecycle.js';
+import type { BrokerEvent, ClientEventLog, ClientIdentity, EventLevel } from './events.js';
 import { dispatchPacket } from './handlers/index.js';
 import type { Message } from './message.js';
 import { RateLimiter } from './rate-limiter.js';
@@ -60,6 +61,12 @@ export class Connection {
   closedNormally = false;
   /** Why the connection ended, for the lifecycle event; unset means the connection was lost. */
   disconnectReason: DisconnectReason | undefined;
+  /** What the server said when it closed the connection (the device log's details). */
+  disconnectDetails: string | undefined;
+  /** This client's device log (src/logs), once its client id is known; none without one. */
+  log: ClientEventLog | undefined;
+  /** The client's source port, when the transport is a socket. */
+  readonly remotePort: number | undefined;
   /** 32 hex characters naming this connection in lifecycle events. */
   readonly sessionIdentifier = randomBytes(16).toString('hex');
   lifecycleVersion = 0;
@@ -91,6 +98,7 @@ export class Connection {
     this.socket = socket;
     this.facts = facts;
     this.certificate = certificate;
+    this.remotePort = (socket as { remotePort?: number }).remotePort;
     this.parser = mqttPacket.parser({ protocolVersion: 4 });
     const { maxPublishesPerSecond, maxInboundBytesPerSecond } = broker.limits;
     if (maxPublishesPerSecond > 0) this.publishRate = new RateLimiter(maxPublishesPerSecond);
@@ -275,10 +283,46 @@ export class Connection {
     return (this.socket as unknown as { writableLength: number }).writableLength;
   }
 
+  /** Who this client is, for its device log. */
+  identity(): ClientIdentity {
+    return {
+      clientId: this.clientId,
+      ...(this.principal ? { principalId: this.principal.id } : {}),
+      sourceIp: this.facts.remoteAddress.replace(/^::ffff:/, ''),
+      ...(this.remotePort !== undefined ? { sourcePort: this.remotePort } : {}),
+    };
+  }
+
+  /** Whether an entry at `level` would be written to this client's device log now (cheap). */
+  logsAt(level: EventLevel): boolean {
+    return this.log !== undefined && this.log.verbosity() >= level;
+  }
+
+  /**
+   * Writes a device log entry when this client's level lets it through. Before the client has a
+   * log (a CONNECT refused before authentication), one is looked up for it first.
+   */
+  logEvent(event: BrokerEvent): void {
+    if (this.log) {
+      if (this.log.verbosity() >= event.level) this.log.write(event);
+      return;
+    }
+    const events = this.broker.events;
+    if (!events || this.clientId === '') return;
+    void Promise.resolve(events.forClient(this.identity()))
+      .then((log) => {
+        if (log.verbosity() >= event.level) log.write(event);
+      })
+      .catch((error: unknown) =>
+        this.broker.logger.error({ err: error }, 'could not write a device log entry'),
+      );
+  }
+
   /** Sends a DISCONNECT (MQTT 5 only) with the reason, then closes. */
   disconnect(reason: ReasonCode, reasonString?: string): void {
     if (this.state === 'closed') return;
     this.disconnectReason ??= disconnectReasonFor(reason);
+    this.disconnectDetails ??= reasonString;
     if (this.version === 5 && this.state === 'connected') {
       this.send({
         cmd: 'disconnect',

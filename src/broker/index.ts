@@ -1,4 +1,13 @@
 export { Broker, type BrokerObserver, type BrokerOptions } from './broker.js';
+export {
+  Verbosity,
+  type BrokerEvent,
+  type BrokerEvents,
+  type BrokerEventType,
+  type ClientEventLog,
+  type ClientIdentity,
+  type EventLevel,
+} from './events.js';
 export { type AccessControl, type BrokerAction, type Principal } from './access.js';
 export { AWS_LIMITS, type BrokerLimits } from './limits.js';
 export { RetainedMessages, retainedMigrations } from './retained.js';

@@ -1,5 +1,6 @@
 import type { IPublishPacket } from 'mqtt-packet';
 import type { Connection } from './connection.js';
+import { Verbosity } from './events.js';
 import type { Delivery, Message } from './message.js';
 import { encodePublish, withPacketId } from './publish-encoder.js';
 
@@ -46,8 +47,27 @@ export function sendPublish(
     connection.clientMaximumPacketSize !== Number.POSITIVE_INFINITY &&
     message.payload.length + Buffer.byteLength(message.topic) + 64 >
       connection.clientMaximumPacketSize
-  )
+  ) {
+    if (connection.logsAt(Verbosity.WARN))
+      connection.log!.write({
+        eventType: 'Publish-Out',
+        level: Verbosity.WARN,
+        status: 'Failure',
+        topicName: message.topic,
+        reason: 'PACKET_TOO_LARGE',
+        details: "message not sent: larger than the client's Maximum Packet Size",
+        trace: message,
+      });
     return;
+  }
+  if (connection.logsAt(Verbosity.INFO))
+    connection.log!.write({
+      eventType: 'Publish-Out',
+      level: Verbosity.INFO,
+      status: 'Success',
+      topicName: message.topic,
+      trace: message,
+    });
   const v5 = connection.version === 5;
   // Per-subscriber properties (what is left of the expiry, subscription ids, topic aliases) make
   // the bytes this subscriber's own.

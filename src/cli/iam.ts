@@ -6,7 +6,6 @@ import { openDataDir } from '../app/data-dir.js';
 import type { Config } from '../config/index.js';
 import { ADMIN_USER_NAME, ADMINISTRATOR_POLICY_NAME } from '../iam/administrator.js';
 import {
-  recordAdministratorRecovery,
   recoverAdministrator,
   type AdministratorRecovery,
   type AdministratorRecoveryEvent,
@@ -23,6 +22,7 @@ import {
   type XmlValue,
 } from '../iam/query/index.js';
 import { createLogger } from '../logs/logger.js';
+import { CliAudit, cliUserIdentity, operatorFacts, withCliAudit } from './cli-audit.js';
 import { action, configFrom, invalidArgument, printJson, withDataDirOptions } from './common.js';
 
 /** A command's parsed flags: `--data-dir`, `--config` and its own. */
@@ -32,23 +32,45 @@ interface OpenIam {
   config: Config;
   /** The same stores `serve` builds, over the same data dir: each reads the store on every call. */
   services: IamQueryServices;
+  /** Every action is recorded in the data dir's audit trail, as the root invoked by bulwark-cli. */
+  audit: CliAudit;
 }
 
-/** Opens the data dir (never creating one) for the duration of `work`. */
+/** Opens the data dir (never creating one) and its audit trail for the duration of `work`. */
 async function withIam(flags: IamFlags, work: (iam: OpenIam) => Promise<void>): Promise<void> {
   const config = configFrom(flags);
   const dataDir = await openDataDir(config, process.env, { create: false });
   try {
-    await work({
-      config,
-      // DeleteUser waits for login profiles and MFA devices here as it does through the API.
-      services: createIamQueryServices(dataDir.store, config.accountId, {
-        userReferences: CREDENTIAL_USER_REFERENCES,
+    await withCliAudit(dataDir, config, (audit) =>
+      work({
+        config,
+        // DeleteUser waits for login profiles and MFA devices here as it does through the API.
+        services: createIamQueryServices(dataDir.store, config.accountId, {
+          userReferences: CREDENTIAL_USER_REFERENCES,
+        }),
+        audit,
       }),
-    });
+    );
   } finally {
     await dataDir.close();
   }
+}
+
+const IAM_EVENT_SOURCE = 'iam.amazonaws.com';
+
+/** `UserName` → `userName`: CloudTrail's request parameters and response elements are camelCase. */
+function camelCase(name: string): string {
+  return name.replace(/^[A-Z]+(?=[A-Z][a-z]|$)|^[A-Z]/, (head) => head.toLowerCase());
+}
+
+/** An XML result as CloudTrail's response elements: camelCase keys, dates as ISO strings. */
+function responseElementsOf(value: XmlValue): unknown {
+  if (Array.isArray(value)) return value.map(responseElementsOf);
+  if (value instanceof Date) return value.toISOString();
+  if (typeof value !== 'object' || value === undefined) return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([name, field]) => [camelCase(name), responseElementsOf(field)]),
+  );
 }
 
 /**
@@ -365,14 +387,32 @@ function registerQueryCommand(iam: Command, spec: QueryCommand): void {
         if (given !== undefined)
           params[flag.param] = flag.value ? flag.value(given) : String(given);
       }
-      await withIam(flags, async ({ config, services }) => {
+      await withIam(flags, async ({ config, services, audit }) => {
         const queryAction = iamQueryActions(services).find(
           (candidate) => candidate.service === 'iam' && candidate.name === spec.action,
         );
         if (!queryAction) throw new Error(`internal: no IAM Query action ${spec.action}`);
         const call = (callParams: QueryParams) =>
           queryAction.handle(callParams, localContext(config));
-        const result = spec.list ? await allPages(call, params, spec.list) : await call(params);
+        const result = await audit.run(
+          {
+            eventSource: IAM_EVENT_SOURCE,
+            eventName: spec.action,
+            readOnly: queryAction.readOnly,
+            // None at all is null, as CloudTrail writes it.
+            requestParameters:
+              Object.keys(params).length === 0
+                ? null
+                : Object.fromEntries(
+                    Object.entries(params).map(([name, value]) => [camelCase(name), value]),
+                  ),
+          },
+          () => (spec.list ? allPages(call, params, spec.list) : call(params)),
+          {
+            response: (done) =>
+              done ? (responseElementsOf(done) as Record<string, unknown>) : null,
+          },
+        );
         // Calls without a result (DeleteUser, …) print nothing, as the AWS CLI does.
         if (result) printJson(result);
       });
@@ -387,7 +427,7 @@ function recoveryNotice(
 ): string {
   const { userName, invokedBy } = event.userIdentity;
   const lines = [
-    `bulwark: THE ADMINISTRATOR WAS RECOVERED by the OS user ${userName}${invokedBy ? ` (through sudo, by ${invokedBy})` : ''} at ${event.eventTime}; the log records it as RecoverAdministrator`,
+    `bulwark: THE ADMINISTRATOR WAS RECOVERED by the OS user ${userName}${invokedBy ? ` (through sudo, by ${invokedBy})` : ''} at ${event.eventTime}; the audit trail records it as RecoverAdministrator`,
     ...(recovery.userCreated
       ? [`  the user ${ADMIN_USER_NAME} was missing and is created again`]
       : []),
@@ -410,7 +450,7 @@ function recoveryNotice(
 function registerRecoverAdministrator(iam: Command): void {
   withDataDirOptions(iam.command('recover-administrator'))
     .description(
-      `last resort when every administrator key is lost or its rights were removed: re-creates ${ADMIN_USER_NAME} if missing, restores its ${ADMINISTRATOR_POLICY_NAME} policy and writes a new access key to DIR/admin-credentials.json (mode 0600); needs the data dir and its root key; recorded in the log`,
+      `last resort when every administrator key is lost or its rights were removed: re-creates ${ADMIN_USER_NAME} if missing, restores its ${ADMINISTRATOR_POLICY_NAME} policy and writes a new access key to DIR/admin-credentials.json (mode 0600); needs the data dir and its root key; recorded in the audit trail (refused if it cannot be) and the log`,
     )
     .option(
       '--replace-access-key <id>',
@@ -418,37 +458,35 @@ function registerRecoverAdministrator(iam: Command): void {
     )
     .action(
       action(async (flags: IamFlags) =>
-        withIam(flags, async ({ config, services }) => {
-          // The record stands in for the audit trail, which no log level silences.
-          const logger = createLogger('WARN');
+        withIam(flags, async ({ config, services, audit }) => {
           const request =
             flags.replaceAccessKey === undefined
               ? {}
               : { replaceAccessKeyId: flags.replaceAccessKey as string };
-          let recovery: AdministratorRecovery;
-          try {
-            recovery = await recoverAdministrator(
-              {
-                users: services.users,
-                inlinePolicies: services.inlinePolicies,
-                authorizer: new IamAuthorizer(
-                  {
-                    inline: services.inlinePolicies,
-                    managed: services.managedPolicies,
-                    groups: services.groups,
-                  },
-                  config.region,
-                ),
-              },
-              config.dataDir,
-              request,
-            );
-          } catch (error) {
-            recordAdministratorRecovery(logger, request, { error });
-            throw error;
-          }
-          const event = recordAdministratorRecovery(logger, request, { recovery });
-          process.stderr.write(recoveryNotice(event, recovery));
+          const { recovery, record } = await recoverAdministrator(
+            {
+              users: services.users,
+              inlinePolicies: services.inlinePolicies,
+              authorizer: new IamAuthorizer(
+                {
+                  inline: services.inlinePolicies,
+                  managed: services.managedPolicies,
+                  groups: services.groups,
+                },
+                config.region,
+              ),
+            },
+            config.dataDir,
+            request,
+            {
+              sink: audit.sink,
+              userIdentity: cliUserIdentity(config.accountId),
+              additionalEventData: operatorFacts(),
+              // The WARN line beside the audit event, which no log level silences.
+              logger: createLogger('WARN'),
+            },
+          );
+          process.stderr.write(recoveryNotice(record, recovery));
           printJson({ userName: ADMIN_USER_NAME, ...recovery });
         }),
       ),
@@ -476,8 +514,29 @@ export function registerIam(program: Command): void {
     .option('--json', 'print {"AccessKeyId":…,"SecretAccessKey":…} on one line')
     .action(
       action(async (flags: IamFlags) =>
-        withIam(flags, async ({ services }) => {
-          const key = await services.users.createAccessKey(flags.user as string);
+        withIam(flags, async ({ services, audit }) => {
+          const userName = flags.user as string;
+          // The secret is shown only once the event is written; if it cannot be, the key goes.
+          const key = await audit.run(
+            {
+              eventSource: IAM_EVENT_SOURCE,
+              eventName: 'CreateAccessKey',
+              readOnly: false,
+              requestParameters: { userName },
+            },
+            () => services.users.createAccessKey(userName),
+            {
+              response: (created) => ({
+                accessKey: {
+                  userName: created.userName,
+                  accessKeyId: created.accessKeyId,
+                  status: 'Active',
+                  createDate: created.createDate.toISOString(),
+                },
+              }),
+              undo: (created) => services.users.deleteAccessKey(userName, created.accessKeyId),
+            },
+          );
           if (flags.json)
             process.stdout.write(
               JSON.stringify({

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
+import { registerAudit } from './audit.js';
 import { registerIam } from './iam.js';
 import { registerIamAccessReport } from './iam-report.js';
 import { registerInit } from './init.js';
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerKms(program);
   registerIam(program);
   registerIamAccessReport(program);
+  registerAudit(program);
   for (const command of program.commands) {
     command.exitOverride((error: CommanderError) => process.exit(error.exitCode === 0 ? 0 : 2));
     for (const sub of command.commands)

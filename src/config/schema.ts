@@ -61,7 +61,45 @@ export const configSchema = z
       .prefault({}),
     log: z
       .object({
+        /** The operational log's level. */
         level: z.enum(LOG_LEVELS).default('INFO'),
+        /**
+         * The device log's default level until SetV2LoggingOptions sets one. ERROR: failures
+         * only (refused connections, denials), since INFO writes two entries per message.
+         */
+        deviceLevel: z.enum(LOG_LEVELS).default('ERROR'),
+        /** Device log entries also go to this file (mode 0600), rotated by size; none: stderr only. */
+        file: z.string().min(1).nullable().default(null),
+        /** The file is rotated once it reaches this size. */
+        maxFileBytes: z
+          .number()
+          .int()
+          .min(4096)
+          .default(10 * 1024 * 1024),
+        /** Rotated files kept beside the current one (`FILE.1` newest … `FILE.N`). */
+        maxFiles: count(100).default(5),
+      })
+      .strict()
+      .prefault({}),
+    audit: z
+      .object({
+        /**
+         * The log stream this server writes. Servers sharing a PostgreSQL database may share one
+         * (their writes are serialised) or each write their own.
+         */
+        stream: z
+          .string()
+          .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lower-case letters, digits and -, at most 63')
+          .default('main'),
+        /** A signed digest is written this often (and at start and stop), events or not. */
+        digestIntervalSeconds: z.number().int().min(1).max(3600).default(300),
+        /** Events and digests older than this are pruned, whole digests at a time. */
+        retentionDays: z.number().int().min(1).max(3650).default(365),
+        /**
+         * A file each digest's hash is also appended to; put it where the store's writers cannot
+         * rewrite it, so that removing the newest digests shows (`audit verify --expect-digest`).
+         */
+        witnessFile: z.string().min(1).nullable().default(null),
       })
       .strict()
       .prefault({}),

@@ -7,7 +7,7 @@ import type { QueryAction } from './query/action.js';
  */
 
 /** How a call reaches the authorizer. */
-export type ActionPath = 'rest-api' | 'query-api' | 'metrics' | 'mqtt-over-wss';
+export type ActionPath = 'rest-api' | 'query-api' | 'json-api' | 'metrics' | 'mqtt-over-wss';
 
 export interface CataloguedAction {
   /** `service:Action`, e.g. `iot:CreateThing`. */
@@ -24,6 +24,8 @@ export interface CataloguedAction {
 export interface ActionSources {
   operations: readonly Operation[];
   queryActions: readonly QueryAction[];
+  /** Actions served over AWS's JSON 1.1 protocol at `/` (CloudTrail's LookupEvents). */
+  jsonActions?: readonly string[];
   /** The action `/metrics` checks. */
   metricsAction: string;
   /** The IoT actions MQTT over WSS checks against an IAM user's policies. */
@@ -43,6 +45,7 @@ export function actionCatalogue(sources: ActionSources): CataloguedAction[] {
   for (const queryAction of sources.queryActions)
     if (!queryAction.withoutAuthorization)
       add(`${queryAction.service}:${queryAction.name}`, 'query-api');
+  for (const action of sources.jsonActions ?? []) add(action, 'json-api');
   add(sources.metricsAction, 'metrics');
   for (const action of sources.mqttActions) add(action, 'mqtt-over-wss');
   return [...paths]

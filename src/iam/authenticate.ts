@@ -5,8 +5,11 @@ import type { IamSessions } from './sessions.js';
 import { verifySigV4, type ReceivedRequest, type SigningNames } from './sigv4.js';
 import type { IamUser, IamUsers } from './users.js';
 
-/** Where a request is served: IoT's control or data plane, or IAM's or STS's Query API. */
-export type Plane = Operation['plane'] | 'iam' | 'sts';
+/**
+ * Where a request is served: IoT's control or data plane, IAM's or STS's Query API, or
+ * CloudTrail's JSON API (LookupEvents).
+ */
+export type Plane = Operation['plane'] | 'iam' | 'sts' | 'cloudtrail';
 
 /**
  * The signing names real clients put in the credential scope (aws-iot-behaviour.md §12): the
@@ -20,6 +23,7 @@ export const SIGNING_NAMES: Record<Plane, SigningNames> = {
   data: { header: ['iotdata'], presigned: ['iotdata', 'iotdevicegateway'] },
   iam: { header: ['iam'], presigned: ['iam'], globalRegion: 'us-east-1' },
   sts: { header: ['sts'], presigned: ['sts'], globalRegion: 'us-east-1' },
+  cloudtrail: { header: ['cloudtrail'], presigned: ['cloudtrail'] },
 };
 
 /** GetAccessKeyLastUsed's ServiceName for a request on each plane. */
@@ -28,6 +32,7 @@ const SERVICE_NAMES: Record<Plane, string> = {
   data: 'iot',
   iam: 'iam',
   sts: 'sts',
+  cloudtrail: 'cloudtrail',
 };
 
 /** Establishes who sent a request on `plane`, or throws the AWS error saying why not. */
@@ -38,6 +43,7 @@ export function callerOf(
   accessKeyId: string,
   accountId: string,
   mfaAuthenticatedAt?: number,
+  sessionCreatedAt?: number,
 ): IamUserCaller {
   return {
     type: 'IAMUser',
@@ -47,13 +53,18 @@ export function callerOf(
     principalId: user.userId,
     mfaAuthenticated: mfaAuthenticatedAt !== undefined,
     ...(mfaAuthenticatedAt !== undefined ? { mfaAuthenticatedAt } : {}),
+    ...(sessionCreatedAt !== undefined ? { sessionCreatedAt } : {}),
   };
 }
 
-/** Who signed: the user, and when they proved MFA (temporary credentials obtained with MFA). */
+/**
+ * Who signed: the user, and for temporary credentials when they were issued and when the user
+ * proved MFA to obtain them (if they did).
+ */
 interface Signer {
   user: IamUser;
   mfaAuthenticatedAt?: number;
+  sessionCreatedAt?: number;
 }
 
 export interface SigV4AuthenticatorOptions {
@@ -87,6 +98,7 @@ export function sigV4Authenticator(options: SigV4AuthenticatorOptions): Authenti
                 secretAccessKey: session.secretAccessKey,
                 principal: {
                   user: session.user,
+                  sessionCreatedAt: session.createdAt,
                   ...(session.mfaAuthenticatedAt !== undefined
                     ? { mfaAuthenticatedAt: session.mfaAuthenticatedAt }
                     : {}),
@@ -114,7 +126,13 @@ export function sigV4Authenticator(options: SigV4AuthenticatorOptions): Authenti
             'could not record the last use of an access key',
           ),
         );
-    const { user, mfaAuthenticatedAt } = verified.principal;
-    return callerOf(user, verified.accessKeyId, account.accountId, mfaAuthenticatedAt);
+    const { user, mfaAuthenticatedAt, sessionCreatedAt } = verified.principal;
+    return callerOf(
+      user,
+      verified.accessKeyId,
+      account.accountId,
+      mfaAuthenticatedAt,
+      sessionCreatedAt,
+    );
   };
 }

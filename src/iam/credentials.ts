@@ -44,6 +44,7 @@ export function createCredentialServices(
   const consoleSignIn = new ConsoleSignIn({
     profiles: loginProfiles,
     mfaDevices,
+    users,
     requireMfa: config.iam.requireMfaForConsole,
     sourceLimit: {
       failuresPerWindow: lockout.sourceFailuresPerWindow,

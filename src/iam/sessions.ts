@@ -29,6 +29,8 @@ export interface SessionCredentials {
 export interface ResolvedSession {
   secretAccessKey: string;
   user: IamUser;
+  /** Epoch ms at which the credentials were issued. */
+  createdAt: number;
   /** Epoch ms at which the user proved MFA to obtain the credentials; absent without MFA. */
   mfaAuthenticatedAt?: number;
 }
@@ -104,6 +106,7 @@ export class IamSessions {
     return {
       secretAccessKey: row.secret_access_key as string,
       user,
+      createdAt: row.created_at as number,
       ...(typeof row.mfa_authenticated_at === 'number'
         ? { mfaAuthenticatedAt: row.mfa_authenticated_at }
         : {}),

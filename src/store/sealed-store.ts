@@ -1,11 +1,12 @@
 import { BulwarkError, isBulwarkError } from '../errors.js';
 import type { SealContext, Sealer } from '../kms/index.js';
 import type { Engine, SqlExecutor, SqlRow, SqlValue } from './engine.js';
-import { addColumnSql, createTableSql, TableSql } from './sql.js';
+import { addColumnSql, createTableSql, TableSql, type RangeShape } from './sql.js';
 import {
   UNREADABLE,
   type ListQuery,
   type Migration,
+  type Range,
   type Row,
   type Store,
   type StoreWriter,
@@ -167,14 +168,19 @@ export class SealedStore implements Store {
     return values;
   }
 
+  private plaintextOf(table: TableSql, sqlRow: SqlRow): Row {
+    const row: Row = {};
+    for (const [name, column] of Object.entries(table.def.columns))
+      row[name] = this.sqlEngine.fromSql(column, sqlRow[name] ?? null);
+    return row;
+  }
+
   private async fromSql(
     table: TableSql,
     sqlRow: SqlRow,
     onUnreadable: 'throw' | 'mark',
   ): Promise<Row> {
-    const row: Row = {};
-    for (const [name, column] of Object.entries(table.def.columns))
-      row[name] = this.sqlEngine.fromSql(column, sqlRow[name] ?? null);
+    const row = this.plaintextOf(table, sqlRow);
     let unreadable: Record<string, UnreadableColumn> | undefined;
     for (const name of table.def.sealed) {
       const sealed = sqlRow[name];
@@ -205,6 +211,28 @@ export class SealedStore implements Store {
     });
   }
 
+  /** Equality and range conditions on plaintext columns, as statement shape and parameters. */
+  private plainConditions(
+    table: TableSql,
+    where: Row,
+    range: Range | undefined,
+  ): { columns: string[]; range?: RangeShape; params: SqlValue[] } {
+    const columns = Object.keys(where);
+    for (const name of range ? [...columns, range.column] : columns) {
+      if (!(name in table.def.columns))
+        throw new Error(
+          `internal: ${table.def.name}.${name} is sealed or absent and cannot be queried`,
+        );
+    }
+    const params = columns.map((name) => where[name] as SqlValue);
+    if (!range) return { columns, params };
+    const from = range.from !== undefined && range.from !== null;
+    const to = range.to !== undefined && range.to !== null;
+    if (from) params.push(range.from as SqlValue);
+    if (to) params.push(range.to as SqlValue);
+    return { columns, range: { column: range.column, from, to }, params };
+  }
+
   private sessionOn(sql: SqlExecutor): StoreWriter {
     return {
       insert: async (tableName, row) => {
@@ -231,28 +259,22 @@ export class SealedStore implements Store {
       },
       list: async (tableName, query: ListQuery = {}) => {
         const table = this.table(tableName);
-        const where = Object.entries(query.where ?? {});
-        for (const [name] of where) {
-          if (!(name in table.def.columns))
-            throw new Error(
-              `internal: ${tableName}.${name} is sealed or absent and cannot be queried`,
-            );
-        }
-        if (query.newestFirst && query.after)
-          throw new Error('internal: a list is either newest first or after a key, not both');
-        const params = where.map(([, value]) => value as SqlValue);
+        const where = this.plainConditions(table, query.where ?? {}, query.range);
+        const params = [...where.params];
         if (query.after) params.push(...this.keyValues(table, query.after));
         if (query.limit !== undefined) params.push(query.limit);
         const rows = await sql.all(
           table.select(
-            where.map(([name]) => name),
+            where.columns,
             query.after !== undefined,
             query.limit !== undefined,
-            undefined,
+            query.plaintextOnly ? Object.keys(table.def.columns) : undefined,
             query.newestFirst,
+            where.range,
           ),
           params,
         );
+        if (query.plaintextOnly) return rows.map((row) => this.plaintextOf(table, row));
         const result: Row[] = [];
         for (const row of rows)
           result.push(await this.fromSql(table, row, query.onUnreadable ?? 'throw'));
@@ -271,21 +293,12 @@ export class SealedStore implements Store {
         const table = this.table(tableName);
         return (await sql.run(table.deleteByKey, this.keyValues(table, key))) > 0;
       },
-      deleteWhere: async (tableName, where) => {
+      deleteWhere: async (tableName, where, range) => {
         const table = this.table(tableName);
-        const entries = Object.entries(where);
-        if (entries.length === 0)
+        if (Object.keys(where).length === 0)
           throw new Error(`internal: deleteWhere on ${tableName} without a condition`);
-        for (const [name] of entries) {
-          if (!(name in table.def.columns))
-            throw new Error(
-              `internal: ${tableName}.${name} is sealed or absent and cannot be queried`,
-            );
-        }
-        return sql.run(
-          table.deleteWhere(entries.map(([name]) => name)),
-          entries.map(([, value]) => value as SqlValue),
-        );
+        const conditions = this.plainConditions(table, where, range);
+        return sql.run(table.deleteWhere(conditions.columns, conditions.range), conditions.params);
       },
     };
   }
@@ -314,8 +327,8 @@ export class SealedStore implements Store {
     return this.session.delete(table, key);
   }
 
-  deleteWhere(table: string, where: Row): Promise<number> {
-    return this.session.deleteWhere(table, where);
+  deleteWhere(table: string, where: Row, range?: Range): Promise<number> {
+    return this.session.deleteWhere(table, where, range);
   }
 
   transaction<T>(work: (tx: StoreWriter) => Promise<T>): Promise<T> {

@@ -1,6 +1,13 @@
 import type { Engine } from './engine.js';
 import type { ColumnDef, TableDef } from './types.js';
 
+/** Which bounds of a range a statement has placeholders for. */
+export interface RangeShape {
+  column: string;
+  from: boolean;
+  to: boolean;
+}
+
 const IDENTIFIER = /^[a-z][a-z0-9_]{0,62}$/;
 
 export function quote(identifier: string): string {
@@ -76,11 +83,19 @@ export class TableSql {
     this.deleteByKey = `DELETE FROM ${this.table} WHERE ${this.keyWhere}`;
   }
 
-  private where(columns: string[], after: boolean): string {
+  /**
+   * Equality on `columns`, then the bounds of `range` (each bound present adds a placeholder,
+   * lower first), then the keyset condition: after `after` in the listing's order.
+   */
+  private where(columns: string[], after: boolean, descending = false, range?: RangeShape): string {
     const clauses = columns.map((name) => `${quote(name)} = ?`);
+    if (range?.from) clauses.push(`${quote(range.column)} >= ?`);
+    if (range?.to) clauses.push(`${quote(range.column)} <= ?`);
     if (after) {
       const key = this.def.primaryKey.map(quote).join(', ');
-      clauses.push(`(${key}) > (${this.def.primaryKey.map(() => '?').join(', ')})`);
+      clauses.push(
+        `(${key}) ${descending ? '<' : '>'} (${this.def.primaryKey.map(() => '?').join(', ')})`,
+      );
     }
     return clauses.length ? ` WHERE ${clauses.join(' AND ')}` : '';
   }
@@ -91,15 +106,16 @@ export class TableSql {
     limited: boolean,
     columns: string[] = this.columnNames,
     descending = false,
+    range?: RangeShape,
   ): string {
     const order = this.def.primaryKey
       .map((name) => (descending ? `${quote(name)} DESC` : quote(name)))
       .join(', ');
-    return `SELECT ${columns.map(quote).join(', ')} FROM ${this.table}${this.where(whereColumns, after)} ORDER BY ${order}${limited ? ' LIMIT ?' : ''}`;
+    return `SELECT ${columns.map(quote).join(', ')} FROM ${this.table}${this.where(whereColumns, after, descending, range)} ORDER BY ${order}${limited ? ' LIMIT ?' : ''}`;
   }
 
-  deleteWhere(whereColumns: string[]): string {
-    return `DELETE FROM ${this.table}${this.where(whereColumns, false)}`;
+  deleteWhere(whereColumns: string[], range?: RangeShape): string {
+    return `DELETE FROM ${this.table}${this.where(whereColumns, false, false, range)}`;
   }
 
   count(whereColumns: string[]): string {

@@ -35,14 +35,24 @@ export interface Migration {
 export type Row = Record<string, unknown>;
 export type PlainValue = string | number | boolean | null;
 
+/** Rows whose plaintext column lies between two bounds, both inclusive, either optional. */
+export interface Range {
+  column: string;
+  from?: PlainValue;
+  to?: PlainValue;
+}
+
 export interface ListQuery {
   /** Equality on plaintext columns. */
   where?: Row;
-  /** Keyset pagination: rows whose primary key sorts after this one. */
+  range?: Range;
+  /** Keyset pagination: rows whose primary key comes after this one in the listing's order. */
   after?: Row;
   limit?: number;
-  /** Descending primary-key order (not with `after`): with `limit: 1`, the newest row. */
+  /** Descending primary-key order: with `limit: 1`, the newest row. */
   newestFirst?: boolean;
+  /** Read the plaintext columns only; sealed columns are left out (and not opened). */
+  plaintextOnly?: boolean;
   /**
    * What to do with a row whose sealed value cannot be opened (key disabled, erased, …):
    * throw (default), or return the row with those columns undefined and the reasons under
@@ -71,8 +81,11 @@ export interface StoreWriter extends StoreReader {
   /** Inserts or replaces the whole row. */
   put(table: string, row: Row): Promise<void>;
   delete(table: string, key: Row): Promise<boolean>;
-  /** Deletes every row whose plaintext columns equal `where` (which must not be empty); returns how many. */
-  deleteWhere(table: string, where: Row): Promise<number>;
+  /**
+   * Deletes every row whose plaintext columns equal `where` (which must not be empty) and lie in
+   * `range`; returns how many.
+   */
+  deleteWhere(table: string, where: Row, range?: Range): Promise<number>;
 }
 
 export interface Store extends StoreWriter {

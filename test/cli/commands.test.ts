@@ -165,7 +165,10 @@ test('kms commands manage customer keys while serve runs on the same data dir', 
       ['bulwark/service', 'Enabled'],
       // The administrator's AdministratorAccess policy, under a key of its own (init).
       ['scope/iam-principal/admin', 'Enabled'],
+      // The audit trail's digest-signing key (serve) and its stream's key (the first event).
+      ['scope/audit/digest-signing', 'Enabled'],
       [keyId, 'Disabled'],
+      ['scope/audit/main', 'Enabled'],
     ],
   );
   const missing = kms('describe-key', '--key-id', 'no-such-key');

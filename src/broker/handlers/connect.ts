@@ -1,15 +1,29 @@
 import { randomUUID } from 'node:crypto';
 import type { IConnackPacket, IConnectPacket } from 'mqtt-packet';
 import type { Connection } from '../connection.js';
+import { reasonName, Verbosity } from '../events.js';
 import { messageFromPublish } from '../message.js';
 import { connectReturnCodeFor, Reason, type ReasonCode } from '../reason-codes.js';
 import { validateTopicName } from '../topics/topic-validation.js';
 
-function refuse(connection: Connection, reason: ReasonCode, why: string): void {
+/** Refuses the CONNECT; `logReason` names the failure in the device log when the reason code's name would not. */
+function refuse(
+  connection: Connection,
+  reason: ReasonCode,
+  why: string,
+  logReason: string = reasonName(reason),
+): void {
   connection.broker.logger.info(
     { clientId: connection.clientId, remoteAddress: connection.facts.remoteAddress, reason, why },
     'CONNECT refused',
   );
+  connection.logEvent({
+    eventType: 'Connect',
+    level: Verbosity.ERROR,
+    status: 'Failure',
+    reason: logReason,
+    details: why,
+  });
   const connack: IConnackPacket =
     connection.version === 5
       ? {
@@ -72,7 +86,20 @@ export async function handleConnect(connection: Connection, packet: IConnectPack
   if (connection.state === 'closed') return;
   if (!principal) {
     broker.countUnauthenticated(connection);
-    return refuse(connection, Reason.NotAuthorized, 'no accepted client credentials');
+    return refuse(
+      connection,
+      Reason.NotAuthorized,
+      'no accepted client credentials',
+      'AUTHENTICATION_FAILURE',
+    );
+  }
+  // The client's device log, now that its principal is known (PRINCIPAL_ID log levels).
+  if (broker.events) {
+    connection.log = await broker.events.forClient({
+      ...connection.identity(),
+      principalId: principal.id,
+    });
+    if ((connection.state as Connection['state']) === 'closed') return;
   }
   if (!broker.access.authorize(principal, 'connect', clientId, clientId)) {
     broker.countDenied(connection, 'connect', clientId);
@@ -163,6 +190,8 @@ export async function handleConnect(connection: Connection, packet: IConnectPack
         }
       : { cmd: 'connack', sessionPresent: present, returnCode: 0 };
   connection.send(connack);
+  if (connection.logsAt(Verbosity.INFO))
+    connection.log!.write({ eventType: 'Connect', level: Verbosity.INFO, status: 'Success' });
   broker.lifecycle.connected(connection);
   await broker.resumeSession(session);
 }

@@ -1,7 +1,8 @@
 import type { IPublishPacket } from 'mqtt-packet';
 import { TextDecoder } from 'node:util';
 import type { Connection } from '../connection.js';
-import { messageFromPublish } from '../message.js';
+import { reasonName, Verbosity } from '../events.js';
+import { messageFromPublish, type Message } from '../message.js';
 import { Reason, type ReasonCode } from '../reason-codes.js';
 import { validateTopicName } from '../topics/topic-validation.js';
 
@@ -42,6 +43,7 @@ function resolveTopic(connection: Connection, packet: IPublishPacket): string | 
 function refuse(
   connection: Connection,
   packet: IPublishPacket,
+  topic: string,
   reason: ReasonCode,
   why: string,
 ): void {
@@ -49,7 +51,16 @@ function refuse(
     { clientId: connection.clientId, topic: packet.topic, reason, why },
     'PUBLISH refused',
   );
-  if (connection.version !== 5) return connection.disconnect(reason);
+  if (connection.logsAt(Verbosity.ERROR))
+    connection.log!.write({
+      eventType: 'Publish-In',
+      level: Verbosity.ERROR,
+      status: 'Failure',
+      topicName: topic,
+      reason: reasonName(reason),
+      details: why,
+    });
+  if (connection.version !== 5) return connection.disconnect(reason, why);
   const properties = connection.requestProblemInformation ? { reasonString: why } : undefined;
   if (packet.qos === 1)
     connection.send({
@@ -67,6 +78,18 @@ function refuse(
     });
 }
 
+/** The Publish-In entry of an accepted message; its Publish-Out entries share its traceId. */
+function logReceived(connection: Connection, message: Message): void {
+  if (connection.logsAt(Verbosity.INFO))
+    connection.log!.write({
+      eventType: 'Publish-In',
+      level: Verbosity.INFO,
+      status: 'Success',
+      topicName: message.topic,
+      trace: message,
+    });
+}
+
 export async function handlePublish(connection: Connection, packet: IPublishPacket): Promise<void> {
   const { broker } = connection;
   const session = connection.session;
@@ -81,6 +104,7 @@ export async function handlePublish(connection: Connection, packet: IPublishPack
     return refuse(
       connection,
       packet,
+      topic,
       Reason.PacketTooLarge,
       `payload larger than ${broker.limits.maxPayloadBytes} bytes`,
     );
@@ -90,6 +114,7 @@ export async function handlePublish(connection: Connection, packet: IPublishPack
     return refuse(
       connection,
       packet,
+      topic,
       Reason.PayloadFormatInvalid,
       'payload format indicator says UTF-8 but the payload is not',
     );
@@ -99,6 +124,7 @@ export async function handlePublish(connection: Connection, packet: IPublishPack
     return refuse(
       connection,
       packet,
+      topic,
       Reason.NotAuthorized,
       'topics under $aws/events/ are reserved for the broker',
     );
@@ -111,6 +137,7 @@ export async function handlePublish(connection: Connection, packet: IPublishPack
     return refuse(
       connection,
       packet,
+      topic,
       Reason.NotAuthorized,
       `not authorized to publish to ${topic}`,
     );
@@ -121,6 +148,7 @@ export async function handlePublish(connection: Connection, packet: IPublishPack
     return refuse(
       connection,
       packet,
+      topic,
       Reason.QuotaExceeded,
       `the broker holds its maximum of ${broker.limits.maxRetainedMessages} retained messages`,
     );
@@ -140,11 +168,15 @@ export async function handlePublish(connection: Connection, packet: IPublishPack
     // The receipt is stored with the deliveries, in one transaction: after a crash the message
     // is either nowhere (the client re-sends it) or routed and remembered (a re-send is a duplicate).
     session.receivedQos2.add(packetId);
+    const message = messageFromPublish(
+      { ...packet, payload },
+      topic,
+      connection.clientId,
+      Date.now(),
+    );
+    logReceived(connection, message);
     try {
-      await broker.publish(
-        messageFromPublish({ ...packet, payload }, topic, connection.clientId, Date.now()),
-        { connection, storeReceipts: true },
-      );
+      await broker.publish(message, { connection, storeReceipts: true });
     } catch (error) {
       session.receivedQos2.delete(packetId);
       throw error;
@@ -157,6 +189,7 @@ export async function handlePublish(connection: Connection, packet: IPublishPack
     connection.clientId,
     Date.now(),
   );
+  logReceived(connection, message);
   // A retained message is stored before it is routed: later PUBLISHes wait their turn.
   if (packet.retain) {
     await broker.publish(message, { connection, storeReceipts: false });

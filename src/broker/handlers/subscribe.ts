@@ -1,11 +1,26 @@
 import type { ISubscribePacket, QoS } from 'mqtt-packet';
 import type { Connection } from '../connection.js';
-import { Reason } from '../reason-codes.js';
+import { reasonName, Verbosity } from '../events.js';
+import { Reason, type ReasonCode } from '../reason-codes.js';
 import type { SubscriptionOptions } from '../session.js';
 import { parseSharedFilter, validateTopicFilter } from '../topics/topic-validation.js';
 
 /** The SUBACK code for a refused filter: MQTT 5's reason, or 3.1.1's single failure code 0x80. */
-function failure(connection: Connection, reason: number): number {
+function failure(
+  connection: Connection,
+  filter: string,
+  reason: ReasonCode,
+  details: string,
+): number {
+  if (connection.logsAt(Verbosity.ERROR))
+    connection.log!.write({
+      eventType: 'Subscribe',
+      level: Verbosity.ERROR,
+      status: 'Failure',
+      topicName: filter,
+      reason: reasonName(reason),
+      details,
+    });
   return connection.version === 5 ? reason : 0x80;
 }
 
@@ -27,14 +42,21 @@ export async function handleSubscribe(
   packet.subscriptions.forEach((subscription, position) => {
     const { topic: filter } = subscription;
     if (position >= broker.limits.maxFiltersPerSubscribe)
-      return granted.push(failure(connection, Reason.QuotaExceeded));
+      return granted.push(
+        failure(
+          connection,
+          filter,
+          Reason.QuotaExceeded,
+          `more than ${broker.limits.maxFiltersPerSubscribe} filters in one SUBSCRIBE`,
+        ),
+      );
     const invalid = validateTopicFilter(filter, broker.topicLimits);
     if (invalid) {
       broker.logger.info(
         { clientId: connection.clientId, filter, why: invalid },
         'SUBSCRIBE filter refused',
       );
-      return granted.push(failure(connection, Reason.TopicFilterInvalid));
+      return granted.push(failure(connection, filter, Reason.TopicFilterInvalid, invalid));
     }
     const shared = parseSharedFilter(filter);
     // [MQTT-3.8.3-4] No Local on a shared subscription is a protocol error.
@@ -45,11 +67,25 @@ export async function handleSubscribe(
       );
     if (!broker.access.authorize(connection.principal!, 'subscribe', filter, connection.clientId)) {
       broker.countDenied(connection, 'subscribe', filter);
-      return granted.push(failure(connection, Reason.NotAuthorized));
+      return granted.push(
+        failure(
+          connection,
+          filter,
+          Reason.NotAuthorized,
+          'not authorized to subscribe to this filter',
+        ),
+      );
     }
     const isNew = !session.subscriptions.has(filter);
     if (isNew && session.subscriptions.size >= broker.limits.maxSubscriptionsPerConnection)
-      return granted.push(failure(connection, Reason.QuotaExceeded));
+      return granted.push(
+        failure(
+          connection,
+          filter,
+          Reason.QuotaExceeded,
+          `more than ${broker.limits.maxSubscriptionsPerConnection} subscriptions on one connection`,
+        ),
+      );
     const options: SubscriptionOptions = {
       qos: Math.min(subscription.qos, 2) as QoS,
       noLocal: subscription.nl === true,
@@ -70,6 +106,14 @@ export async function handleSubscribe(
   if (subscribed.length > 0) await broker.saveSession(session);
   // [MQTT-3.8.4-1] SUBACK with one code per filter, in order [MQTT-3.9.3-1].
   connection.send({ cmd: 'suback', messageId: packet.messageId as number, granted });
+  if (connection.logsAt(Verbosity.INFO))
+    for (const filter of subscribed)
+      connection.log!.write({
+        eventType: 'Subscribe',
+        level: Verbosity.INFO,
+        status: 'Success',
+        topicName: filter,
+      });
   broker.lifecycle.subscribed(connection, subscribed);
   for (const { filter, options } of retainedFor)
     await broker.sendRetained(session, filter, options);

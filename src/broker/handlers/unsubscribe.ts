@@ -1,5 +1,6 @@
 import type { IUnsubscribePacket } from 'mqtt-packet';
 import type { Connection } from '../connection.js';
+import { Verbosity } from '../events.js';
 import { Reason } from '../reason-codes.js';
 
 export async function handleUnsubscribe(
@@ -21,5 +22,13 @@ export async function handleUnsubscribe(
     messageId: packet.messageId as number,
     granted: connection.version === 5 ? reasonCodes : [],
   });
+  if (connection.logsAt(Verbosity.INFO))
+    for (const filter of packet.unsubscriptions)
+      connection.log!.write({
+        eventType: 'Unsubscribe',
+        level: Verbosity.INFO,
+        status: 'Success',
+        topicName: filter,
+      });
   connection.broker.lifecycle.unsubscribed(connection, packet.unsubscriptions);
 }

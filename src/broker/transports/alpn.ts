@@ -2,7 +2,7 @@ import type { Server as HttpsServer } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../../logs/logger.js';
 import type { Broker } from '../broker.js';
-import { chainVerifier, verifyThenAdmit, type PeerVerifier } from './tls.js';
+import { chainVerifier, verifyThenAdmit, type PeerVerifier, type RefusalObserver } from './tls.js';
 
 /** AWS IoT's ALPN protocol name for MQTT with a client certificate on port 443. */
 export const MQTT_ALPN_PROTOCOL = 'x-amzn-mqtt-ca';
@@ -17,6 +17,7 @@ export function shareHttpsPortWithMqtt(
   server: HttpsServer,
   logger: Logger,
   verifyPeer: PeerVerifier = chainVerifier,
+  onRefused?: RefusalObserver,
 ): void {
   const httpHandlers = server.listeners('secureConnection') as ((socket: TLSSocket) => void)[];
   server.removeAllListeners('secureConnection');
@@ -25,13 +26,27 @@ export function shareHttpsPortWithMqtt(
       for (const handler of httpHandlers) handler.call(server, socket);
       return;
     }
-    verifyThenAdmit(socket, verifyPeer, logger, 'MQTT over ALPN refused', (certificate) => {
-      socket.setNoDelay(true);
-      broker.accept(
-        socket,
-        { remoteAddress: socket.remoteAddress ?? 'unknown', listener: 'tls' },
-        certificate,
-      );
-    });
+    verifyThenAdmit(
+      socket,
+      {
+        verifyPeer,
+        logger,
+        message: 'MQTT over ALPN refused',
+        listener: 'alpn',
+        ...(onRefused ? { onRefused } : {}),
+      },
+      (certificate, tls) => {
+        socket.setNoDelay(true);
+        broker.accept(
+          socket,
+          {
+            remoteAddress: socket.remoteAddress ?? 'unknown',
+            listener: 'tls',
+            ...(tls ? { tls } : {}),
+          },
+          certificate,
+        );
+      },
+    );
   });
 }

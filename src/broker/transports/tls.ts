@@ -1,6 +1,7 @@
 import type { X509Certificate } from 'node:crypto';
 import { createServer, type SecureContextOptions, type Server, type TLSSocket } from 'node:tls';
 import type { Logger } from '../../logs/logger.js';
+import type { ConnectionTls } from '../access.js';
 import type { Broker } from '../broker.js';
 
 /**
@@ -22,13 +23,61 @@ export type PeerVerifier = (
   certificate: X509Certificate | undefined,
 ) => PeerVerdict | Promise<PeerVerdict>;
 
+/** Where a refusal happened: the MQTT/TLS listener, the HTTPS port's ALPN, or MQTT over WSS. */
+export type RefusingListener = 'tls' | 'alpn' | 'wss';
+
+/**
+ * A client refused before any MQTT byte was read, for the audit trail: at the end of its TLS
+ * handshake (its certificate) or at its WebSocket upgrade (its certificate or its signed URL).
+ */
+export interface PeerRefusal {
+  listener: RefusingListener;
+  stage: 'tls-handshake' | 'websocket-upgrade';
+  /** OpenSSL's verify-error name (`CERT_REVOKED`, …), Bulwark's own, or AWS's error name for a signed URL. */
+  reason: string;
+  detail?: string;
+  remoteAddress: string;
+  /** None when the handshake itself failed. */
+  tls?: ConnectionTls;
+  /** The SNI name, when a failed handshake got as far as sending it (otherwise it is in `tls`). */
+  serverName?: string;
+  certificate?: X509Certificate;
+  /** The access key a refused signed WebSocket URL names. */
+  accessKeyId?: string;
+  /** The WebSocket upgrade's User-Agent header. */
+  userAgent?: string;
+}
+
+/** Told of every refusal (the audit trail summarises them); must not throw. */
+export type RefusalObserver = (refusal: PeerRefusal) => void;
+
+/**
+ * A handshaken socket's TLS session in CloudTrail's names: version and cipher suite as OpenSSL
+ * names them (`TLSv1.3`, `TLS_AES_128_GCM_SHA256`), the SNI name, and the Host header (for MQTT
+ * over TLS, which has none, the SNI name stands in, as CloudTrail's field is described).
+ */
+export function connectionTlsOf(socket: TLSSocket, hostHeader?: string): ConnectionTls | undefined {
+  const tlsVersion = socket.getProtocol();
+  const cipher = socket.getCipher() as { name?: string } | undefined;
+  if (!tlsVersion || !cipher?.name) return undefined;
+  const serverName = socket.servername || undefined;
+  const host = hostHeader ?? serverName;
+  return {
+    tlsVersion,
+    cipherSuite: cipher.name,
+    ...(host !== undefined ? { clientProvidedHostHeader: host } : {}),
+    ...(serverName !== undefined ? { clientProvidedServerName: serverName } : {}),
+  };
+}
+
 /** What a refusal is logged with: source, SNI, and the certificate's serial and SHA-256 fingerprint. */
 export function peerFacts(
   socket: TLSSocket,
   certificate: X509Certificate | undefined,
+  remoteAddress = socket.remoteAddress,
 ): Record<string, string | undefined> {
   return {
-    remoteAddress: socket.remoteAddress,
+    remoteAddress,
     sni: socket.servername || undefined,
     ...(certificate
       ? {
@@ -39,21 +88,44 @@ export function peerFacts(
   };
 }
 
+/** How a listener verifies, and where its refusals go. */
+export interface PeerChecks {
+  verifyPeer: PeerVerifier;
+  logger: Logger;
+  /** The log line of a refusal. */
+  message: string;
+  listener: RefusingListener;
+  onRefused?: RefusalObserver;
+}
+
 /**
  * Runs `verifyPeer` on a handshaken socket, then hands it to `admit` or destroys it, logging the
- * refusal as `message` with its reason and the peer's facts. A socket that closes while the
- * verdict is awaited is dropped; one the verifier fails on is refused, never admitted.
+ * refusal as `message` with its reason and the peer's facts, and telling `onRefused`. A socket
+ * that closes while the verdict is awaited is not admitted (its refusal is still recorded); one
+ * the verifier fails on is refused, never admitted.
  */
 export function verifyThenAdmit(
   socket: TLSSocket,
-  verifyPeer: PeerVerifier,
-  logger: Logger,
-  message: string,
-  admit: (certificate: X509Certificate | undefined) => void,
+  { verifyPeer, logger, message, listener, onRefused }: PeerChecks,
+  admit: (certificate: X509Certificate | undefined, tls: ConnectionTls | undefined) => void,
 ): void {
   const certificate = socket.getPeerX509Certificate();
+  const tls = connectionTlsOf(socket);
+  // Read now: a socket the peer has closed no longer tells its address. The rest of the facts
+  // (fingerprint, serial) are worked out only for a refusal.
+  const remoteAddress = socket.remoteAddress;
   const refuse = (reason: string, detail?: string) => {
-    logger.info({ ...peerFacts(socket, certificate), reason, detail }, message);
+    const facts = peerFacts(socket, certificate, remoteAddress);
+    logger.info({ ...facts, reason, detail }, message);
+    onRefused?.({
+      listener,
+      stage: 'tls-handshake',
+      reason,
+      ...(detail !== undefined ? { detail } : {}),
+      remoteAddress: facts.remoteAddress ?? 'unknown',
+      ...(tls ? { tls } : {}),
+      ...(certificate ? { certificate } : {}),
+    });
     socket.destroy();
   };
   // The peer may reset the connection while an OCSP answer is awaited: nothing to report then.
@@ -64,13 +136,17 @@ export function verifyThenAdmit(
     .then(
       (verdict) => {
         socket.off('error', ignore);
-        if (socket.destroyed) return;
+        // A refusal is recorded even when the peer has left meanwhile.
         if (!verdict.accepted) return refuse(verdict.reason, verdict.detail);
-        admit(certificate);
+        if (socket.destroyed) return;
+        admit(certificate, tls);
       },
       (error: unknown) => {
         socket.off('error', ignore);
-        logger.error({ err: error, ...peerFacts(socket, certificate) }, 'peer verification failed');
+        logger.error(
+          { err: error, ...peerFacts(socket, certificate, remoteAddress) },
+          'peer verification failed',
+        );
         refuse('VERIFICATION_FAILED');
       },
     );
@@ -95,6 +171,13 @@ export interface TlsListenerOptions {
   logger: Logger;
   /** Default: chainVerifier. */
   verifyPeer?: PeerVerifier;
+  /** Told of each refused handshake (the audit trail). */
+  onRefused?: RefusalObserver;
+}
+
+/** OpenSSL's own refusals of a handshake (`ERR_SSL_…`), as opposed to a peer that went away. */
+function isTlsRefusal(error: NodeJS.ErrnoException): boolean {
+  return typeof error.code === 'string' && error.code.startsWith('ERR_SSL_');
 }
 
 /** The MQTT listener's TLS context: policy, server certificate, and the device CAs clients must chain to. */
@@ -124,27 +207,40 @@ export async function listenTls(broker: Broker, options: TlsListenerOptions): Pr
     (socket: TLSSocket) =>
       verifyThenAdmit(
         socket,
-        verifyPeer,
-        options.logger,
-        'TLS handshake refused',
-        (certificate) => {
+        {
+          verifyPeer,
+          logger: options.logger,
+          message: 'TLS handshake refused',
+          listener: 'tls',
+          ...(options.onRefused ? { onRefused: options.onRefused } : {}),
+        },
+        (certificate, tls) => {
           socket.setNoDelay(true);
           broker.accept(
             socket,
-            { remoteAddress: socket.remoteAddress ?? 'unknown', listener: 'tls' },
+            {
+              remoteAddress: socket.remoteAddress ?? 'unknown',
+              listener: 'tls',
+              ...(tls ? { tls } : {}),
+            },
             certificate,
           );
         },
       ),
   );
-  server.on('tlsClientError', (error, socket) => {
-    options.logger.info(
-      {
-        remoteAddress: socket.remoteAddress,
-        reason: (error as NodeJS.ErrnoException).code ?? error.message,
-      },
-      'TLS handshake refused',
-    );
+  server.on('tlsClientError', (error: NodeJS.ErrnoException, socket) => {
+    const reason = error.code ?? error.message;
+    options.logger.info({ remoteAddress: socket.remoteAddress, reason }, 'TLS handshake refused');
+    // A handshake OpenSSL aborted (no shared protocol or cipher, a client alert) is a refusal
+    // too; a peer that merely went away is not.
+    if (isTlsRefusal(error))
+      options.onRefused?.({
+        listener: 'tls',
+        stage: 'tls-handshake',
+        reason,
+        remoteAddress: socket.remoteAddress ?? 'unknown',
+        ...(socket.servername ? { serverName: socket.servername } : {}),
+      });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

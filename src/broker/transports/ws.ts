@@ -5,7 +5,14 @@ import { createWebSocketStream, WebSocketServer, type RawData, type WebSocket } 
 import type { Logger } from '../../logs/logger.js';
 import type { IamIdentity } from '../access.js';
 import type { Broker } from '../broker.js';
-import { chainVerifier, peerFacts, type PeerVerifier } from './tls.js';
+import {
+  chainVerifier,
+  connectionTlsOf,
+  peerFacts,
+  type PeerRefusal,
+  type PeerVerifier,
+  type RefusalObserver,
+} from './tls.js';
 
 /** The path AWS IoT serves MQTT over WebSocket on (`wss://<endpoint>/mqtt`). */
 export const MQTT_WS_PATH = '/mqtt';
@@ -39,6 +46,8 @@ export interface WssListenerOptions {
   verifySignedUrl?(request: IncomingMessage): Promise<IamIdentity | SignedUrlRefusal>;
   /** Whether a client certificate will do (default: it chains to a CA the API listener trusts). */
   verifyPeer?: PeerVerifier;
+  /** Told of each upgrade refused for its credentials (the audit trail). */
+  onRefused?: RefusalObserver;
 }
 
 export interface WssListener {
@@ -108,6 +117,24 @@ function isSignedUrl(request: IncomingMessage): boolean {
   return /[?&]X-Amz-Signature=/i.test(request.url ?? '');
 }
 
+/** The access key id a signed URL's `X-Amz-Credential` names, when it looks like one. */
+function signingKeyIdOf(request: IncomingMessage): string | undefined {
+  try {
+    const credential = new URL(request.url ?? '', 'https://localhost').searchParams.get(
+      'X-Amz-Credential',
+    );
+    const keyId = credential?.split('/')[0];
+    return keyId !== undefined && /^[A-Z0-9]{16,128}$/.test(keyId) ? keyId : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function headerOf(request: IncomingMessage, name: 'host' | 'user-agent'): string | undefined {
+  const value = request.headers[name];
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
 /**
  * MQTT over secure WebSocket at `/mqtt` on the HTTPS API listener, subprotocol `mqtt` (or
  * `mqttv3.1`). A client authenticates as AWS's clients do: by a URL presigned with SigV4 by an
@@ -132,9 +159,28 @@ export function attachWss(
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     const tlsSocket = request.socket as TLSSocket;
     const remoteAddress = tlsSocket.remoteAddress ?? 'unknown';
-    const refused = (status: number, message: string, reason: string, facts: object = {}) => {
-      logger.info({ remoteAddress, status, reason, ...facts }, 'WebSocket upgrade refused');
+    const tls = connectionTlsOf(tlsSocket, headerOf(request, 'host'));
+    const refused = (status: number, message: string, reason: string, logged: object = {}) => {
+      logger.info({ remoteAddress, status, reason, ...logged }, 'WebSocket upgrade refused');
       refuse(socket, status, message);
+    };
+    /** A refusal of the client's credentials: logged, answered, and told to the audit trail. */
+    const refusedCredentials = (
+      status: number,
+      message: string,
+      refusal: Pick<PeerRefusal, 'reason' | 'detail' | 'certificate' | 'accessKeyId'>,
+      logged: object = {},
+    ) => {
+      refused(status, message, refusal.reason, logged);
+      const userAgent = headerOf(request, 'user-agent');
+      options.onRefused?.({
+        listener: 'wss',
+        stage: 'websocket-upgrade',
+        ...refusal,
+        remoteAddress,
+        ...(tls ? { tls } : {}),
+        ...(userAgent !== undefined ? { userAgent } : {}),
+      });
     };
     if (requestPath(request) !== MQTT_WS_PATH) return refused(404, 'Not Found', 'unknown path');
     const offered = offeredSubprotocols(request);
@@ -149,7 +195,7 @@ export function attachWss(
         );
         broker.accept(
           stream,
-          { remoteAddress, listener: 'wss', ...(iam ? { iam } : {}) },
+          { remoteAddress, listener: 'wss', ...(iam ? { iam } : {}), ...(tls ? { tls } : {}) },
           certificate,
         );
       });
@@ -158,7 +204,12 @@ export function attachWss(
       options.verifySignedUrl(request).then(
         (result) => {
           if ('arn' in result) return upgrade(result);
-          refused(result.status, `${result.awsType}: ${result.message}`, result.awsType);
+          const accessKeyId = signingKeyIdOf(request);
+          refusedCredentials(result.status, `${result.awsType}: ${result.message}`, {
+            reason: result.awsType,
+            detail: result.message,
+            ...(accessKeyId !== undefined ? { accessKeyId } : {}),
+          });
         },
         (error: unknown) => {
           logger.error({ err: error, remoteAddress }, 'could not verify a signed WebSocket URL');
@@ -168,6 +219,7 @@ export function attachWss(
       return;
     }
     const certificate = tlsSocket.getPeerX509Certificate();
+    const facts = peerFacts(tlsSocket, certificate);
     // The peer may reset the connection while an OCSP answer is awaited: nothing to report then.
     const ignore = () => undefined;
     socket.on('error', ignore);
@@ -176,13 +228,17 @@ export function attachWss(
       .then(
         (verdict) => {
           socket.off('error', ignore);
-          if (socket.destroyed) return;
-          if (verdict.accepted) return upgrade();
-          refused(
+          // A refusal is recorded even when the peer has left meanwhile.
+          if (verdict.accepted) return socket.destroyed ? undefined : upgrade();
+          refusedCredentials(
             401,
             'a registered device certificate, or a URL signed with SigV4, is required',
-            verdict.reason,
-            { ...peerFacts(tlsSocket, certificate), detail: verdict.detail },
+            {
+              reason: verdict.reason,
+              ...(verdict.detail !== undefined ? { detail: verdict.detail } : {}),
+              ...(certificate ? { certificate } : {}),
+            },
+            { ...facts, detail: verdict.detail },
           );
         },
         (error: unknown) => {

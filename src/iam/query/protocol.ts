@@ -4,7 +4,7 @@ import type { Logger } from '../../logs/logger.js';
 import type { Authenticate } from '../authenticate.js';
 import { isTemporaryKey } from '../sessions.js';
 import { parseRawQuery } from '../sigv4.js';
-import type { QueryAction, QueryContext, QueryParams } from './action.js';
+import type { QueryAction, QueryContext, QueryParams, XmlObject } from './action.js';
 import { errorXml, resultXml, type QueryErrorBody } from './xml.js';
 
 /**
@@ -35,10 +35,31 @@ export interface QueryHttpRequest {
   userAgent: string;
 }
 
+/**
+ * What a request was, for the audit trail: the service and action, who asked, with which
+ * parameters, on what, and what came of it.
+ */
+export interface QueryCall {
+  service: QueryService;
+  /** The Action asked for, when it is a well-formed name (served or not). */
+  actionName?: string;
+  /** False for actions that change something; a request that named no served action counts as read-only. */
+  readOnly: boolean;
+  caller?: IamUserCaller;
+  params?: QueryParams;
+  /** The resource the action was authorized on. */
+  resource?: string;
+  /** An answered action's result (undefined for actions without one). */
+  result?: XmlObject;
+  /** The error the client was sent. */
+  error?: QueryErrorBody;
+}
+
 export interface QueryHttpResponse {
   status: number;
   contentType: 'text/xml';
   body: string;
+  call: QueryCall;
 }
 
 export interface QueryProtocolOptions {
@@ -52,6 +73,11 @@ export interface QueryProtocolOptions {
     resource: string,
     sourceIp?: string,
   ): Promise<void>;
+  /**
+   * Called before an action that changes something is performed; throws to refuse it (while the
+   * audit trail cannot record it, say).
+   */
+  beforeMutation?(): void;
   logger: Logger;
 }
 
@@ -95,6 +121,9 @@ const QUERY_ERRORS: Partial<Record<ErrorCode, { code: string; status: number }>>
   RequestEntityTooLarge: { code: 'RequestEntityTooLarge', status: 413 },
 };
 
+/** AWS's common error for a temporary failure: the request was not performed (status 503). */
+const SERVICE_UNAVAILABLE = { code: 'ServiceUnavailable', status: 503 };
+
 /** Failures of the server's own machinery (keys, sealed values, schema): never the caller's. */
 const SERVER_FAILURES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'ConfigInvalid',
@@ -126,6 +155,12 @@ export function queryErrorOf(
   error: unknown,
   service: QueryService,
 ): { status: number; body: QueryErrorBody; internal: boolean } {
+  if (isBulwarkError(error, 'ServiceUnavailable'))
+    return {
+      status: SERVICE_UNAVAILABLE.status,
+      body: { type: 'Receiver', code: SERVICE_UNAVAILABLE.code, message: error.message },
+      internal: false,
+    };
   if (isBulwarkError(error) && !SERVER_FAILURES.has(error.code) && error.httpStatus < 500) {
     // Codes without an entry (other modules' actions) keep their AWS name and status.
     const mapped = QUERY_ERRORS[error.code] ?? {
@@ -218,8 +253,12 @@ export class QueryProtocol {
   async serve(request: QueryHttpRequest): Promise<QueryHttpResponse> {
     let service: QueryService = 'iam';
     let actionName: string | undefined;
+    const call: QueryCall = { service, readOnly: true };
     try {
       const { params, queryParams } = queryParamsOf(request);
+      call.params = params;
+      if (params.Action !== undefined && ACTION_NAME.test(params.Action))
+        call.actionName = params.Action;
       const signingService = signingServiceOf(request, queryParams);
       // The signing name picks the service; an unsigned request is answered in the namespace
       // its Version names.
@@ -228,6 +267,7 @@ export class QueryProtocol {
         (signingService === undefined && params.Version === QUERY_VERSIONS.sts)
           ? 'sts'
           : 'iam';
+      call.service = service;
       const caller = await this.options.authenticate(
         {
           method: request.method,
@@ -237,8 +277,10 @@ export class QueryProtocol {
         },
         service,
       );
+      call.caller = caller;
       const action = this.dispatch(service, params);
       actionName = action.name;
+      call.readOnly = action.readOnly;
       // As AWS: GetSessionToken credentials obtained without MFA cannot call IAM at all.
       if (service === 'iam' && isTemporaryKey(caller.accessKeyId) && !caller.mfaAuthenticated)
         throw new BulwarkError(
@@ -253,18 +295,23 @@ export class QueryProtocol {
         sourceIp: request.sourceIp,
         userAgent: request.userAgent,
       };
+      const resource = await action.resource?.(params, context);
+      if (resource !== undefined) call.resource = resource;
       if (!action.withoutAuthorization)
         await this.options.authorize(
           caller,
           `${service}:${action.name}`,
-          (await action.resource?.(params, context)) ?? '*',
+          resource ?? '*',
           request.sourceIp,
         );
+      if (!action.readOnly) this.options.beforeMutation?.();
       const result = await action.handle(params, context);
+      if (result !== undefined) call.result = result;
       return {
         status: 200,
         contentType: 'text/xml',
         body: resultXml(service, action.name, result, request.requestId),
+        call,
       };
     } catch (error) {
       const { status, body, internal } = queryErrorOf(error, service);
@@ -273,10 +320,12 @@ export class QueryProtocol {
           { err: error, requestId: request.requestId, service, action: actionName },
           'Query API request failed',
         );
+      call.error = body;
       return {
         status,
         contentType: 'text/xml',
         body: errorXml(service, body, request.requestId),
+        call,
       };
     }
   }
