@@ -93,13 +93,10 @@ function recordOf(
   return JSON.parse(JSON.stringify(record)) as AuditRecord;
 }
 
-function eventRow(record: AuditRecord, time: number, chainHash: string): Row {
+/** The plaintext columns lookups filter on, as a record determines them (verify checks them). */
+export function lookupColumnsOf(record: AuditRecord): Row {
   const resource = record.resources?.[0];
   return {
-    stream: record.stream,
-    seq: record.seq,
-    chain_hash: chainHash,
-    event_time: time,
     event_id: record.eventID,
     event_name: record.eventName,
     event_source: record.eventSource,
@@ -108,6 +105,17 @@ function eventRow(record: AuditRecord, time: number, chainHash: string): Row {
     access_key_id: record.userIdentity.accessKeyId ?? null,
     resource_name: resource?.ARN ?? null,
     resource_type: resource?.type ?? null,
+  };
+}
+
+/** An event's row: its place in the chain, its time, its lookup columns and the sealed record. */
+export function eventRow(record: AuditRecord, time: number, chainHash: string): Row {
+  return {
+    stream: record.stream,
+    seq: record.seq,
+    chain_hash: chainHash,
+    event_time: time,
+    ...lookupColumnsOf(record),
     record,
   };
 }
@@ -193,10 +201,14 @@ export class AuditTrail implements AuditSink {
 
   private flush(): void {
     if (this.flushing) return;
-    this.flushing = this.drainQueue().finally(() => {
-      this.flushing = undefined;
-      if (this.queue.length > 0) this.flush();
-    });
+    // A commit starts once the requests already read in this turn of the event loop have
+    // recorded their events, so that they share it (SQLite's commit blocks the loop meanwhile).
+    this.flushing = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.drainQueue())
+      .finally(() => {
+        this.flushing = undefined;
+        if (this.queue.length > 0) this.flush();
+      });
   }
 
   private async drainQueue(): Promise<void> {

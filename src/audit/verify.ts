@@ -8,7 +8,7 @@ import {
   type Digest,
 } from './chain.js';
 import type { AuditRecord } from './record.js';
-import { lastChainHashOf } from './trail.js';
+import { lastChainHashOf, lookupColumnsOf } from './trail.js';
 
 /**
  * The offline verifier's rules, independent of where the trail is read from (the store, or an
@@ -410,17 +410,7 @@ export class StreamVerifier {
     record: AuditRecord,
     columns: Record<string, unknown>,
   ): string | undefined {
-    const expected: Record<string, unknown> = {
-      event_id: record.eventID,
-      event_name: record.eventName,
-      event_source: record.eventSource,
-      read_only: record.readOnly,
-      username: record.userIdentity.userName ?? null,
-      access_key_id: record.userIdentity.accessKeyId ?? null,
-      resource_name: record.resources?.[0]?.ARN ?? null,
-      resource_type: record.resources?.[0]?.type ?? null,
-    };
-    for (const [column, value] of Object.entries(expected))
+    for (const [column, value] of Object.entries(lookupColumnsOf(record)))
       if (columns[column] !== value)
         return `${column} is ${JSON.stringify(columns[column])}, the record says ${JSON.stringify(value)}`;
     return undefined;

@@ -4,7 +4,7 @@ import type { QoS } from 'mqtt-packet';
 import type { Logger } from '../logs/logger.js';
 import type { AccessControl, BrokerAction, ConnectionFacts, Principal } from './access.js';
 import { Connection, type Will } from './connection.js';
-import { Verbosity, type BrokerEvents } from './events.js';
+import { Verbosity, type BrokerEvent, type BrokerEvents } from './events.js';
 import { LifecycleEvents } from './lifecycle.js';
 import type { BrokerLimits } from './limits.js';
 import type { Delivery, Message } from './message.js';
@@ -384,7 +384,14 @@ export class Broker {
   private requestService(message: Message, requester: object): void {
     if (this.services.length === 0 || !message.topic.startsWith('$aws/')) return;
     const service = this.services.find((candidate) => candidate.accepts(message.topic));
-    service?.request({ topic: message.topic, payload: message.payload, requester });
+    if (!service) return;
+    const connection = requester instanceof Connection ? requester : undefined;
+    service.request({
+      topic: message.topic,
+      payload: message.payload,
+      requester,
+      ...(connection ? { report: (event: BrokerEvent) => connection.logEvent(event) } : {}),
+    });
   }
 
   /** Who gets the message, at which QoS, with which flags; authorized per recipient. */

@@ -14,7 +14,16 @@ export type EventLevel = Exclude<Verbosity, 0>;
 
 /** AWS IoT's eventType values for the message broker. */
 export type BrokerEventType =
-  'Connect' | 'Disconnect' | 'Publish-In' | 'Publish-Out' | 'Subscribe' | 'Unsubscribe';
+  | 'Connect'
+  | 'Disconnect'
+  | 'Publish-In'
+  | 'Publish-Out'
+  | 'Subscribe'
+  | 'Unsubscribe'
+  // A request to a service on its reserved topics (the Device Shadow service's, by its names).
+  | 'GetThingShadow'
+  | 'UpdateThingShadow'
+  | 'DeleteThingShadow';
 
 export interface BrokerEvent {
   eventType: BrokerEventType;
@@ -28,6 +37,8 @@ export interface BrokerEvent {
   details?: string;
   /** AWS's disconnectReason on a Disconnect entry. */
   disconnectReason?: string;
+  /** The thing whose shadow a shadow entry is about, as AWS names the field. */
+  deviceShadowName?: string;
   /**
    * The same object for every entry about one message (its Publish-In and each Publish-Out), so
    * they carry one traceId; otherwise each entry has its own.

@@ -1,9 +1,13 @@
+import type { BrokerEvent } from './events.js';
+
 /** One request a client published on a service's reserved topic, after policy allowed the publish. */
 export interface TopicRequest {
   topic: string;
   payload: Buffer;
   /** The connection (or HTTPS request) it came on, as an opaque identity for per-connection limits. */
   requester: object;
+  /** Writes the outcome to the requesting client's device log (a connection's only). */
+  report?(event: BrokerEvent): void;
 }
 
 /**

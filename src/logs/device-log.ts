@@ -211,6 +211,7 @@ export class DeviceLog implements BrokerEvents {
       status: event.status,
       eventType: event.eventType,
       protocol: 'MQTT',
+      ...(event.deviceShadowName !== undefined ? { deviceShadowName: event.deviceShadowName } : {}),
       ...(event.topicName !== undefined ? { topicName: event.topicName } : {}),
       clientId: client.clientId,
       ...(client.principalId !== undefined ? { principalId: client.principalId } : {}),

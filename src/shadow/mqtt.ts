@@ -1,13 +1,20 @@
-import type { TopicRequest, TopicService } from '../broker/index.js';
+import { Verbosity, type TopicRequest, type TopicService } from '../broker/index.js';
 import {
   clientTokenIn,
   errorResponse,
   parseTokenOnlyRequest,
   parseUpdateRequest,
 } from './document.js';
-import { tooManyRequests } from './errors.js';
+import { tooManyRequests, type ShadowError } from './errors.js';
 import { parseRequestTopic, topicPrefix, type ShadowId, type ShadowOperation } from './names.js';
 import type { ShadowService } from './service.js';
+
+/** The device log's eventType of each request, as AWS IoT names shadow entries. */
+const EVENT_TYPES = {
+  get: 'GetThingShadow',
+  update: 'UpdateThingShadow',
+  delete: 'DeleteThingShadow',
+} as const;
 
 /**
  * The shadow service's MQTT face (aws-iot-behaviour §5.1): requests published on
@@ -34,16 +41,21 @@ export class ShadowTopics implements TopicService {
     const { id, operation } = parsed;
     const inProgress = this.inProgress.get(request.requester) ?? 0;
     if (inProgress >= this.maxInflight) {
-      void this.reject(id, operation, request.payload, tooManyRequests());
+      void this.reject(request, id, operation, tooManyRequests());
       return;
     }
     this.inProgress.set(request.requester, inProgress + 1);
-    void this.answer(id, operation, request.payload).finally(() =>
+    void this.answer(request, id, operation).finally(() =>
       this.inProgress.set(request.requester, (this.inProgress.get(request.requester) ?? 1) - 1),
     );
   }
 
-  private async answer(id: ShadowId, operation: ShadowOperation, payload: Buffer): Promise<void> {
+  private async answer(
+    request: TopicRequest,
+    id: ShadowId,
+    operation: ShadowOperation,
+  ): Promise<void> {
+    const { payload } = request;
     try {
       if (operation === 'update') {
         await this.service.update(id, parseUpdateRequest(payload, this.service.limits));
@@ -56,18 +68,34 @@ export class ShadowTopics implements TopicService {
           Buffer.from(JSON.stringify(document)),
         );
       }
+      request.report?.({
+        eventType: EVENT_TYPES[operation],
+        level: Verbosity.DEBUG,
+        status: 'Success',
+        topicName: request.topic,
+        deviceShadowName: id.thingName,
+      });
     } catch (error) {
-      await this.reject(id, operation, payload, this.service.internalError(error, id));
+      await this.reject(request, id, operation, this.service.internalError(error, id));
     }
   }
 
   private async reject(
+    request: TopicRequest,
     id: ShadowId,
     operation: ShadowOperation,
-    payload: Buffer,
-    error: Parameters<typeof errorResponse>[0],
+    error: ShadowError,
   ): Promise<void> {
-    const document = errorResponse(error, Date.now(), clientTokenIn(payload));
+    request.report?.({
+      eventType: EVENT_TYPES[operation],
+      level: Verbosity.ERROR,
+      status: 'Failure',
+      topicName: request.topic,
+      deviceShadowName: id.thingName,
+      reason: String(error.status),
+      details: error.message,
+    });
+    const document = errorResponse(error, Date.now(), clientTokenIn(request.payload));
     await this.publish(
       `${topicPrefix(id)}/${operation}/rejected`,
       Buffer.from(JSON.stringify(document)),

@@ -13,7 +13,10 @@ import pg from 'pg';
 import {
   adminCredentials,
   needAwsCli,
-  runAwsCli,
+  awsCliJson,
+  createUserWithPolicy,
+  type AwsCliJson,
+  type CliJson,
   serverCa,
   signedRequest,
   type ApiTarget,
@@ -32,9 +35,6 @@ let server: RunningServer;
 const HIDDEN = 'HIDDEN_DUE_TO_SECURITY_REASONS';
 const ACCOUNT = '000000000000';
 const STEP_MS = 30_000;
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the CLI's JSON varies by command
-type CliJson = Record<string, any>;
 
 /** One event of `lookup-events`, with its CloudTrailEvent parsed. */
 interface LookedUp {
@@ -61,19 +61,8 @@ before(async () => {
 
 const target = () => ({ port: server.ready.api, dataDir });
 
-function aws(
-  args: string[],
-  credentials?: AwsCredentials,
-  on: ApiTarget = target(),
-): { status: number | null; json: CliJson; stdout: string; stderr: string } {
-  const result = runAwsCli(on, args, { home, ...(credentials ? { credentials } : {}) });
-  let json: CliJson = {};
-  try {
-    if (result.stdout.trim()) json = JSON.parse(result.stdout) as CliJson;
-  } catch {
-    json = {};
-  }
-  return { status: result.status, json, stdout: result.stdout, stderr: result.stderr };
+function aws(args: string[], credentials?: AwsCredentials, on: ApiTarget = target()): AwsCliJson {
+  return awsCliJson(on, args, { home, ...(credentials ? { credentials } : {}) });
 }
 
 function ok(args: string[], credentials?: AwsCredentials): CliJson {
@@ -106,19 +95,7 @@ function lookup(
 }
 
 function userWith(userName: string, policy: object): AwsCredentials {
-  ok(['iam', 'create-user', '--user-name', userName]);
-  ok([
-    'iam',
-    'put-user-policy',
-    '--user-name',
-    userName,
-    '--policy-name',
-    'only-this',
-    '--policy-document',
-    JSON.stringify(policy),
-  ]);
-  const key = ok(['iam', 'create-access-key', '--user-name', userName]).AccessKey;
-  return { accessKeyId: key.AccessKeyId, secretAccessKey: key.SecretAccessKey };
+  return createUserWithPolicy((args) => ok(args), userName, policy);
 }
 
 const allow = (...actions: string[]) => ({

@@ -1,11 +1,11 @@
 import { pino } from 'pino';
 import { openDataDir, type OpenDataDir } from '../../src/app/data-dir.js';
 import { AuditTrail } from '../../src/audit/index.js';
+import { eventRow } from '../../src/audit/trail.js';
 import { chainHashOf, GENESIS_HASH } from '../../src/audit/chain.js';
 import { EVENTS_TABLE, HEADS_TABLE } from '../../src/audit/migrations.js';
 import type { AuditEvent, AuditRecord } from '../../src/audit/record.js';
 import { loadConfig, type Config } from '../../src/config/index.js';
-import type { Row } from '../../src/store/index.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
 
 export const ACCOUNT = { region: 'us-east-1', accountId: '123456789012' };
@@ -92,21 +92,7 @@ export async function rewriteEvents(
       let previous = GENESIS_HASH;
       for (const record of records) {
         previous = chainHashOf(previous, record);
-        const row: Row = {
-          stream: 'main',
-          seq: record.seq,
-          chain_hash: previous,
-          event_time: Date.parse(record.eventTime),
-          event_id: record.eventID,
-          event_name: record.eventName,
-          event_source: record.eventSource,
-          read_only: record.readOnly,
-          username: record.userIdentity.userName ?? null,
-          access_key_id: record.userIdentity.accessKeyId ?? null,
-          resource_name: record.resources?.[0]?.ARN ?? null,
-          resource_type: record.resources?.[0]?.type ?? null,
-          record,
-        };
+        const row = eventRow(record, Date.parse(record.eventTime), previous);
         await tx.insert(EVENTS_TABLE, row);
       }
       const last = records[records.length - 1];

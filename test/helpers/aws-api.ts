@@ -253,3 +253,53 @@ export function runAwsCli(
   );
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
+
+// ---- the AWS CLI's JSON output, and users made with it ----
+
+// The AWS CLI's output is whatever the service answered: tests read it as loose JSON.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type CliJson = Record<string, any>;
+
+export interface AwsCliJson {
+  status: number | null;
+  json: CliJson;
+  stdout: string;
+  stderr: string;
+}
+
+/** `aws …` against `target` (as the administrator unless given credentials), its JSON parsed. */
+export function awsCliJson(
+  target: ApiTarget,
+  args: string[],
+  options: { home: string; credentials?: AwsCredentials },
+): AwsCliJson {
+  const result = runAwsCli(target, args, options);
+  let json: CliJson = {};
+  try {
+    if (result.stdout.trim()) json = JSON.parse(result.stdout) as CliJson;
+  } catch {
+    json = {};
+  }
+  return { status: result.status, json, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** A new IAM user with `policy` inline and an access key, made with `aws iam` through `ok`. */
+export function createUserWithPolicy(
+  ok: (args: string[]) => CliJson,
+  userName: string,
+  policy: object,
+): AwsCredentials {
+  ok(['iam', 'create-user', '--user-name', userName]);
+  ok([
+    'iam',
+    'put-user-policy',
+    '--user-name',
+    userName,
+    '--policy-name',
+    'only-this',
+    '--policy-document',
+    JSON.stringify(policy),
+  ]);
+  const key = ok(['iam', 'create-access-key', '--user-name', userName]).AccessKey;
+  return { accessKeyId: key.AccessKeyId, secretAccessKey: key.SecretAccessKey };
+}

@@ -8,7 +8,15 @@ import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { generateSync } from 'otplib';
 import type { ClientOptions } from 'ws';
-import { needAwsCli, runAwsCli, serverCa, type AwsCredentials } from '../helpers/aws-api.js';
+import {
+  awsCliJson,
+  createUserWithPolicy,
+  needAwsCli,
+  serverCa,
+  type AwsCliJson,
+  type AwsCredentials,
+  type CliJson,
+} from '../helpers/aws-api.js';
 import { EPHEMERAL_PORTS, fileCleanup, startServer, type RunningServer } from '../helpers/cli.js';
 import { connectUrlWithInbox } from '../helpers/mqtt-clients.js';
 import { tempDir } from '../helpers/temp.js';
@@ -23,30 +31,16 @@ let server: RunningServer;
 
 const STEP_MS = 30_000;
 
-/** What `--output json` printed, read loosely: each test checks the fields it needs. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the CLI's JSON varies by command
-type CliJson = Record<string, any>;
-
 before(async () => {
   server = await startServer(files, ['--data-dir', dataDir, ...EPHEMERAL_PORTS]);
 });
 
 /** `aws …` as the administrator, or as `credentials`; the parsed JSON output. */
-function aws(
-  args: string[],
-  credentials?: AwsCredentials,
-): { status: number | null; json: CliJson; stderr: string } {
-  const result = runAwsCli({ port: server.ready.api, dataDir }, args, {
+function aws(args: string[], credentials?: AwsCredentials): AwsCliJson {
+  return awsCliJson({ port: server.ready.api, dataDir }, args, {
     home,
     ...(credentials ? { credentials } : {}),
   });
-  let json: CliJson = {};
-  try {
-    if (result.stdout.trim()) json = JSON.parse(result.stdout) as CliJson;
-  } catch {
-    json = {};
-  }
-  return { status: result.status, json, stderr: result.stderr };
 }
 
 function ok(args: string[], credentials?: AwsCredentials): CliJson {
@@ -57,19 +51,7 @@ function ok(args: string[], credentials?: AwsCredentials): CliJson {
 
 /** A new user with `policy` inline and an access key. */
 function userWith(userName: string, policy: object): AwsCredentials {
-  ok(['iam', 'create-user', '--user-name', userName]);
-  ok([
-    'iam',
-    'put-user-policy',
-    '--user-name',
-    userName,
-    '--policy-name',
-    'only-this',
-    '--policy-document',
-    JSON.stringify(policy),
-  ]);
-  const key = ok(['iam', 'create-access-key', '--user-name', userName]).AccessKey;
-  return { accessKeyId: key.AccessKeyId, secretAccessKey: key.SecretAccessKey };
+  return createUserWithPolicy((args) => ok(args), userName, policy);
 }
 
 test('a user allowed only iot:DescribeThing can describe a thing and is refused CreateThing', (t) => {

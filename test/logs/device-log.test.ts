@@ -77,6 +77,7 @@ interface Entry {
   reason?: string;
   details?: string;
   disconnectReason?: string;
+  deviceShadowName?: string;
 }
 
 /** Every device log entry the server wrote on stderr so far (its other lines are pino's). */
@@ -363,6 +364,35 @@ test('a CLIENT_ID level at DEBUG logs that client in AWS IoT entries while anoth
   loudClient.end();
   await eventually(() => entriesOf(loud, 'Disconnect').length > 0, 'the Disconnect entry');
   assert.equal(entriesOf(loud, 'Disconnect')[0]?.disconnectReason, 'CLIENT_INITIATED_DISCONNECT');
+});
+
+test('shadow requests over MQTT are logged as AWS names them: the thing, the topic, and a failure at ERROR', async (t) => {
+  const clientId = id('shadow-client');
+  const thing = id('shadow-thing');
+  await setLevel('CLIENT_ID', clientId, 'DEBUG');
+  const client = await connectClient(t, devPort(), { clientId });
+  await client.subscribeAsync(`$aws/things/${thing}/shadow/#`, { qos: 1 });
+  await client.publishAsync(`$aws/things/${thing}/shadow/get`, '{}', { qos: 1 });
+  await client.publishAsync(
+    `$aws/things/${thing}/shadow/update`,
+    JSON.stringify({ state: { reported: { note: payload() } } }),
+    { qos: 1 },
+  );
+  await eventually(
+    () => entriesOf(clientId, 'UpdateThingShadow').length > 0,
+    'the UpdateThingShadow entry',
+  );
+  const [update] = entriesOf(clientId, 'UpdateThingShadow');
+  assert.equal(update?.status, 'Success');
+  assert.equal(update?.logLevel, 'DEBUG');
+  assert.equal(update?.deviceShadowName, thing);
+  assert.equal(update?.topicName, `$aws/things/${thing}/shadow/update`);
+  const [get] = entriesOf(clientId, 'GetThingShadow');
+  assert.equal(get?.status, 'Failure', 'the shadow did not exist yet');
+  assert.equal(get?.logLevel, 'ERROR');
+  assert.equal(get?.reason, '404');
+  assert.match(get?.details ?? '', /No shadow exists with name/);
+  client.end(true);
 });
 
 test('a level change reaches a connected client at once; DISABLED and disableAllLogs silence it', async (t) => {

@@ -2,7 +2,13 @@ import type { Server as HttpsServer } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../../logs/logger.js';
 import type { Broker } from '../broker.js';
-import { chainVerifier, verifyThenAdmit, type PeerVerifier, type RefusalObserver } from './tls.js';
+import {
+  admitToBroker,
+  chainVerifier,
+  verifyThenAdmit,
+  type PeerVerifier,
+  type RefusalObserver,
+} from './tls.js';
 
 /** AWS IoT's ALPN protocol name for MQTT with a client certificate on port 443. */
 export const MQTT_ALPN_PROTOCOL = 'x-amzn-mqtt-ca';
@@ -35,18 +41,7 @@ export function shareHttpsPortWithMqtt(
         listener: 'alpn',
         ...(onRefused ? { onRefused } : {}),
       },
-      (certificate, tls) => {
-        socket.setNoDelay(true);
-        broker.accept(
-          socket,
-          {
-            remoteAddress: socket.remoteAddress ?? 'unknown',
-            listener: 'tls',
-            ...(tls ? { tls } : {}),
-          },
-          certificate,
-        );
-      },
+      (certificate, tls) => admitToBroker(broker, socket, certificate, tls),
     );
   });
 }

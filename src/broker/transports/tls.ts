@@ -88,6 +88,21 @@ export function peerFacts(
   };
 }
 
+/** Hands a verified MQTT-over-TLS socket (its own port, or ALPN on the HTTPS port) to the broker. */
+export function admitToBroker(
+  broker: Broker,
+  socket: TLSSocket,
+  certificate: X509Certificate | undefined,
+  tls: ConnectionTls | undefined,
+): void {
+  socket.setNoDelay(true);
+  broker.accept(
+    socket,
+    { remoteAddress: socket.remoteAddress ?? 'unknown', listener: 'tls', ...(tls ? { tls } : {}) },
+    certificate,
+  );
+}
+
 /** How a listener verifies, and where its refusals go. */
 export interface PeerChecks {
   verifyPeer: PeerVerifier;
@@ -214,18 +229,7 @@ export async function listenTls(broker: Broker, options: TlsListenerOptions): Pr
           listener: 'tls',
           ...(options.onRefused ? { onRefused: options.onRefused } : {}),
         },
-        (certificate, tls) => {
-          socket.setNoDelay(true);
-          broker.accept(
-            socket,
-            {
-              remoteAddress: socket.remoteAddress ?? 'unknown',
-              listener: 'tls',
-              ...(tls ? { tls } : {}),
-            },
-            certificate,
-          );
-        },
+        (certificate, tls) => admitToBroker(broker, socket, certificate, tls),
       ),
   );
   server.on('tlsClientError', (error: NodeJS.ErrnoException, socket) => {
