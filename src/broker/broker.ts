@@ -4,7 +4,13 @@ import type { QoS } from 'mqtt-packet';
 import type { Logger } from '../logs/logger.js';
 import type { AccessControl, BrokerAction, ConnectionFacts, Principal } from './access.js';
 import { Connection, type Will } from './connection.js';
-import { Verbosity, type BrokerEvent, type BrokerEvents } from './events.js';
+import {
+  Verbosity,
+  writePublishOut,
+  type BrokerEvent,
+  type BrokerEvents,
+  type DeliveryFailure,
+} from './events.js';
 import { LifecycleEvents } from './lifecycle.js';
 import type { BrokerLimits } from './limits.js';
 import type { Delivery, Message } from './message.js';
@@ -28,6 +34,22 @@ export interface Publisher {
   /** Store the publisher's session (its QoS 2 receipts) with the deliveries, in one transaction. */
   storeReceipts: boolean;
 }
+
+const RECEIVE_DENIED: DeliveryFailure = {
+  level: Verbosity.ERROR,
+  reason: 'AUTHORIZATION_FAILURE',
+  details: 'not authorized to receive messages on this topic',
+};
+const BACKLOG_DROPPED: DeliveryFailure = {
+  level: Verbosity.WARN,
+  reason: 'CLIENT_BACKLOG',
+  details: 'QoS 0 message dropped: the client is too far behind',
+};
+const QUEUE_FULL: DeliveryFailure = {
+  level: Verbosity.WARN,
+  reason: 'QUEUE_FULL',
+  details: "message dropped: the session's queue is full",
+};
 
 /** What the broker counts for metrics (the app wires it to Prometheus counters). */
 export interface BrokerObserver {
@@ -443,15 +465,7 @@ export class Broker {
       this.observer?.denied('receive');
       const connection = session.connection;
       if (connection?.logsAt(Verbosity.ERROR))
-        connection.log!.write({
-          eventType: 'Publish-Out',
-          level: Verbosity.ERROR,
-          status: 'Failure',
-          topicName: message.topic,
-          reason: 'AUTHORIZATION_FAILURE',
-          details: 'not authorized to receive messages on this topic',
-          trace: message,
-        });
+        writePublishOut(connection.log!, message, RECEIVE_DENIED);
     }
     return allowed;
   }
@@ -548,15 +562,7 @@ export class Broker {
       session.dropped += 1;
       this.observer?.dropped('backlog');
       if (connection.logsAt(Verbosity.WARN))
-        connection.log!.write({
-          eventType: 'Publish-Out',
-          level: Verbosity.WARN,
-          status: 'Failure',
-          topicName: delivery.message.topic,
-          reason: 'CLIENT_BACKLOG',
-          details: 'QoS 0 message dropped: the client is too far behind',
-          trace: delivery.message,
-        });
+        writePublishOut(connection.log!, delivery.message, BACKLOG_DROPPED);
       return;
     }
     sendPublish(connection, delivery, undefined, false, encoded);
@@ -596,15 +602,7 @@ export class Broker {
     }
     this.observer?.dropped('queue-limit');
     if (connection?.logsAt(Verbosity.WARN))
-      connection.log!.write({
-        eventType: 'Publish-Out',
-        level: Verbosity.WARN,
-        status: 'Failure',
-        topicName: delivery.message.topic,
-        reason: 'QUEUE_FULL',
-        details: "message dropped: the session's queue is full",
-        trace: delivery.message,
-      });
+      writePublishOut(connection.log!, delivery.message, QUEUE_FULL);
     if (session.dropped++ === 0 || session.dropped % 1000 === 0)
       this.logger.warn(
         { clientId: session.clientId, dropped: session.dropped },

@@ -1,6 +1,6 @@
 import type { IPublishPacket } from 'mqtt-packet';
 import type { Connection } from './connection.js';
-import { Verbosity } from './events.js';
+import { Verbosity, writePublishOut, type DeliveryFailure } from './events.js';
 import type { Delivery, Message } from './message.js';
 import { encodePublish, withPacketId } from './publish-encoder.js';
 
@@ -33,6 +33,12 @@ function applyTopicAlias(
  */
 export type EncodedPublishes = Map<Message, Map<string, Buffer>>;
 
+const TOO_LARGE: DeliveryFailure = {
+  level: Verbosity.WARN,
+  reason: 'PACKET_TOO_LARGE',
+  details: "message not sent: larger than the client's Maximum Packet Size",
+};
+
 /** Writes one PUBLISH to a subscriber in its protocol version, with what is left of the expiry. */
 export function sendPublish(
   connection: Connection,
@@ -48,26 +54,10 @@ export function sendPublish(
     message.payload.length + Buffer.byteLength(message.topic) + 64 >
       connection.clientMaximumPacketSize
   ) {
-    if (connection.logsAt(Verbosity.WARN))
-      connection.log!.write({
-        eventType: 'Publish-Out',
-        level: Verbosity.WARN,
-        status: 'Failure',
-        topicName: message.topic,
-        reason: 'PACKET_TOO_LARGE',
-        details: "message not sent: larger than the client's Maximum Packet Size",
-        trace: message,
-      });
+    if (connection.logsAt(Verbosity.WARN)) writePublishOut(connection.log!, message, TOO_LARGE);
     return;
   }
-  if (connection.logsAt(Verbosity.INFO))
-    connection.log!.write({
-      eventType: 'Publish-Out',
-      level: Verbosity.INFO,
-      status: 'Success',
-      topicName: message.topic,
-      trace: message,
-    });
+  if (connection.logsAt(Verbosity.INFO)) writePublishOut(connection.log!, message);
   const v5 = connection.version === 5;
   // Per-subscriber properties (what is left of the expiry, subscription ids, topic aliases) make
   // the bytes this subscriber's own.
