@@ -19,7 +19,12 @@ import type {
   IamIdentity,
   Principal,
 } from '../broker/access.js';
-import { peerFacts, type PeerRefusal, type PeerVerdict } from '../broker/transports/tls.js';
+import {
+  connectionTlsOf,
+  peerFacts,
+  type PeerRefusal,
+  type PeerVerdict,
+} from '../broker/transports/tls.js';
 import { IotArns } from '../api/iot-arns.js';
 import type { IamAuthorizer, LoadedIamPolicy } from '../iam/authorize.js';
 import type { Logger } from '../logs/logger.js';
@@ -297,6 +302,23 @@ export class DeviceAccess implements AccessControl, DeviceAuthorizer {
     return undefined;
   }
 
+  /** A device's certificate refused on the HTTPS data plane, told to the audit trail. */
+  private httpsRefused(
+    request: DeviceRequest,
+    certificate: X509Certificate,
+    reason: string,
+    detail: string | undefined,
+  ): void {
+    const tls = connectionTlsOf(request.socket);
+    this.options.securityEvents?.connectRefused({
+      origin: { sourceIp: plainIp(request.sourceIp), listener: 'https', ...(tls ? { tls } : {}) },
+      stage: 'https-request',
+      reason,
+      ...(detail !== undefined ? { detail } : {}),
+      certificate: this.certificateFactsOf(certificate),
+    });
+  }
+
   /**
    * A refusal at a listener (the handshake, the WebSocket upgrade), told to the audit trail with
    * the certificate named by its serial and SHA-256 fingerprint.
@@ -350,6 +372,7 @@ export class DeviceAccess implements AccessControl, DeviceAuthorizer {
         },
         'HTTPS client certificate refused',
       );
+      this.httpsRefused(request, certificate, verdict.reason, verdict.detail);
       return undefined;
     }
     const { thingName } = request;
@@ -367,7 +390,10 @@ export class DeviceAccess implements AccessControl, DeviceAuthorizer {
         return thing?.thingName === thingName ? thing : undefined;
       },
     );
-    if (isRefusal(principal)) return undefined;
+    if (isRefusal(principal)) {
+      this.httpsRefused(request, certificate, principal.refused, principal.detail);
+      return undefined;
+    }
     const authorization = principal.authorization as DeviceAuthorization;
     const actsAs = authorization.context.thing?.name;
     return {

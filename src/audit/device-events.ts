@@ -74,7 +74,7 @@ export interface CertificateFacts {
 
 export interface ConnectRefusal {
   origin: DeviceOrigin;
-  stage: 'tls-handshake' | 'websocket-upgrade' | 'mqtt-connect';
+  stage: 'tls-handshake' | 'websocket-upgrade' | 'mqtt-connect' | 'https-request';
   /** OpenSSL's verify-error name, Bulwark's own (`CERTIFICATE_REVOKED`, …) or AWS's error name. */
   reason: string;
   detail?: string;
@@ -149,12 +149,14 @@ const LISTENER_AGENTS: Record<string, string> = {
   alpn: 'MQTT over TLS (ALPN x-amzn-mqtt-ca)',
   wss: 'MQTT over WebSocket',
   dev: 'MQTT (development listener)',
+  https: 'HTTPS data plane',
 };
 
 const STAGE_TEXT: Record<ConnectRefusal['stage'], string> = {
   'tls-handshake': 'TLS handshake',
   'websocket-upgrade': 'WebSocket upgrade',
   'mqtt-connect': 'MQTT CONNECT',
+  'https-request': 'HTTPS data-plane request',
 };
 
 interface Window {

@@ -6,16 +6,20 @@ import {
   type AuditRecord,
   type LookupAttributeKey,
 } from '../audit/index.js';
-import { action, configFrom, invalidArgument, printJson, withDataDirOptions } from './common.js';
+import {
+  action,
+  collect,
+  configFrom,
+  invalidArgument,
+  printJson,
+  timeFlag,
+  withDataDirOptions,
+} from './common.js';
 
 /** Events read per store query while collecting `--max-results`. */
 const PAGE = 500;
 const DEFAULT_MAX_RESULTS = 50;
 const ATTRIBUTE_KEYS = Object.keys(LOOKUP_ATTRIBUTE_COLUMNS) as LookupAttributeKey[];
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
 
 /** `Key=Value`, the key one of CloudTrail's lookup attributes; the value may hold `=`. */
 export function lookupAttributeOf(text: string): { key: LookupAttributeKey; value: string } {
@@ -35,15 +39,10 @@ export function lookupAttributeOf(text: string): { key: LookupAttributeKey; valu
   return { key: key as LookupAttributeKey, value };
 }
 
-/** An ISO 8601 time or epoch seconds, as epoch ms at the start of its second. */
+/** A time flag as epoch ms at the start of its second (records' eventTime is to the second). */
 export function lookupTimeOf(flag: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const ms = /^\d+(\.\d+)?$/.test(value) ? Number(value) * 1000 : Date.parse(value);
-  if (!Number.isFinite(ms))
-    throw invalidArgument(
-      `${flag} ${JSON.stringify(value.slice(0, 100))}: give an ISO 8601 time or epoch seconds`,
-    );
-  return Math.floor(ms / 1000) * 1000;
+  const ms = timeFlag(flag, value);
+  return ms === undefined ? undefined : Math.floor(ms / 1000) * 1000;
 }
 
 function maxResultsOf(value: string | undefined): number {

@@ -12,7 +12,15 @@ import {
 import type { Config } from '../config/index.js';
 import { registerAuditLookup } from './audit-lookup.js';
 import { withCliAudit } from './cli-audit.js';
-import { action, configFrom, invalidArgument, printJson, withDataDirOptions } from './common.js';
+import {
+  action,
+  collect,
+  configFrom,
+  invalidArgument,
+  printJson,
+  timeFlag,
+  withDataDirOptions,
+} from './common.js';
 
 async function withDataDir<T>(
   flags: { dataDir?: string; config?: string },
@@ -25,21 +33,6 @@ async function withDataDir<T>(
   } finally {
     await dataDir.close();
   }
-}
-
-/** An ISO 8601 time or epoch seconds, as epoch ms. */
-export function parseTime(flag: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const ms = /^\d+(\.\d+)?$/.test(value) ? Number(value) * 1000 : Date.parse(value);
-  if (Number.isNaN(ms))
-    throw invalidArgument(
-      `${flag} ${JSON.stringify(value)}: give an ISO 8601 time or epoch seconds`,
-    );
-  return ms;
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
 }
 
 function readPublicKeys(files: string[]): string[] {
@@ -102,8 +95,8 @@ export function registerAudit(program: Command): Command {
     .option('--verbose', 'print notes as well as breaks')
     .action(
       action(async (flags) => {
-        const from = parseTime('--from', flags.from);
-        const to = parseTime('--to', flags.to);
+        const from = timeFlag('--from', flags.from);
+        const to = timeFlag('--to', flags.to);
         const request = {
           publicKeyPems: readPublicKeys(flags.publicKey),
           expectDigests: flags.expectDigest as string[],
@@ -135,8 +128,8 @@ export function registerAudit(program: Command): Command {
           throw invalidArgument(
             `--format ${JSON.stringify(flags.format)}: only jsonl is supported`,
           );
-        const from = parseTime('--from', flags.from);
-        const to = parseTime('--to', flags.to);
+        const from = timeFlag('--from', flags.from);
+        const to = timeFlag('--to', flags.to);
         const out = flags.output
           ? createWriteStream(flags.output, { mode: 0o600 })
           : process.stdout;

@@ -70,3 +70,19 @@ export function action<A extends unknown[]>(
 export function invalidArgument(message: string): BulwarkError {
   return new BulwarkError('ConfigInvalid', message);
 }
+
+/** Commander's collector for a flag that may be given several times. */
+export function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** A time flag: an ISO 8601 time or epoch seconds, as epoch ms. */
+export function timeFlag(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = /^\d+(\.\d+)?$/.test(value) ? Number(value) * 1000 : Date.parse(value);
+  if (!Number.isFinite(ms))
+    throw invalidArgument(
+      `${flag} ${JSON.stringify(value.slice(0, 100))}: give an ISO 8601 time or epoch seconds`,
+    );
+  return ms;
+}

@@ -16,6 +16,7 @@ import * as x509 from '@peculiar/x509';
 import assert from 'node:assert/strict';
 import { X509Certificate, webcrypto } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
@@ -421,6 +422,29 @@ test('UpdateCertificate to REVOKED cuts the live connection and records the cut-
     }),
   );
 
+  // The same certificate on the HTTPS data plane: refused (403) and recorded as such.
+  const status = await new Promise<number>((resolve, reject) => {
+    const req = httpsRequest(
+      {
+        host: '127.0.0.1',
+        port: server.ready.api,
+        path: '/topics/devices%2Fcut-off-device',
+        method: 'POST',
+        ca: serverCa(dataDir),
+        servername: 'localhost',
+        cert: registered.certificatePem,
+        key: registered.privateKeyPem,
+      },
+      (response) => {
+        response.resume();
+        response.on('end', () => resolve(response.statusCode ?? 0));
+      },
+    );
+    req.on('error', reject);
+    req.end('x');
+  });
+  assert.equal(status, 403);
+
   const { client: hammer } = await connectUrlWithInbox(t, url, {
     ...tlsOptions,
     cert: devices.good.certificatePem,
@@ -472,6 +496,17 @@ test('UpdateCertificate to REVOKED cuts the live connection and records the cut-
     (refusedConnect.additionalEventData?.certificate as { serialNumber: string }).serialNumber,
     registered.serial,
   );
+
+  const refusedRequest = only(
+    (await eventsNamed('AuthenticationFailure')).filter(
+      (event) => event.additionalEventData?.stage === 'https-request',
+    ),
+    'the refused HTTPS request',
+  );
+  assert.equal(refusedRequest.errorCode, 'CERTIFICATE_REVOKED');
+  assert.equal(refusedRequest.userIdentity.principalId, registered.certificateId);
+  assert.equal(refusedRequest.additionalEventData?.listener, 'https');
+  assert.equal(refusedRequest.tlsDetails?.clientProvidedServerName, 'localhost');
 
   const denials = (await eventsNamed('AuthorizationFailure')).filter(
     (event) => event.additionalEventData?.clientId === 'hammer',
