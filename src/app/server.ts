@@ -288,11 +288,7 @@ export async function startBulwark(
       account,
       logger,
     });
-    const iamAuthorizer = new IamAuthorizer(
-      { inline: iam.inlinePolicies, managed: iam.managedPolicies, groups: iam.groups },
-      config.region,
-      lastAccessed,
-    );
+    const iamAuthorizer = new IamAuthorizer(iam, config.region, lastAccessed);
     // Refused connections, policy denials (summarised per minute) and cut-offs, in the trail.
     deviceEvents = new DeviceSecurityEvents({ sink: audit, logger, accountId: config.accountId });
     const access = new DeviceAccess({

@@ -5,7 +5,7 @@ import type { Digest } from './chain.js';
 import { DIGESTS_TABLE, EVENTS_TABLE, HEADS_TABLE } from './migrations.js';
 import type { AuditRecord } from './record.js';
 import { publicSigningKeys, type PublicSigningKey } from './signing-keys.js';
-import type { StoredDigest, StoredEvent } from './verify.js';
+import { digestOverlaps, type StoredDigest, type StoredEvent } from './verify.js';
 
 /**
  * Reading the trail, from the store or from an export, in the order the verifier wants: each
@@ -107,12 +107,6 @@ export interface ExportOptions {
   onProgress?: (events: number) => void;
 }
 
-function overlaps(digest: Digest, options: ExportOptions): boolean {
-  if (options.to !== undefined && Date.parse(digest.digestStartTime) > options.to) return false;
-  if (options.from !== undefined && Date.parse(digest.digestEndTime) < options.from) return false;
-  return true;
-}
-
 function eventLine(event: StoredEvent, stream: string): string {
   if (!event.record)
     return JSON.stringify({
@@ -149,7 +143,7 @@ export async function exportTrail(
     const digests = (trail.digests.get(stream) ?? []).sort(
       (a, b) => a.digest.digestSeq - b.digest.digestSeq,
     );
-    const selected = digests.filter((stored) => overlaps(stored.digest, options));
+    const selected = digests.filter((stored) => digestOverlaps(stored.digest, options));
     for (const stored of selected) {
       const { digest } = stored;
       if (digest.lastEventSeq >= digest.firstEventSeq)

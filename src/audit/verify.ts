@@ -94,7 +94,8 @@ export interface VerifyReport {
 /** Slack for a digest that is due but not written yet (a busy store, a slow clock). */
 const DUE_SLACK_MS = 60_000;
 
-function inRange(digest: Digest, options: VerifyOptions): boolean {
+/** Whether a digest's span overlaps [from, to] (either bound optional). */
+export function digestOverlaps(digest: Digest, options: { from?: number; to?: number }): boolean {
   if (options.to !== undefined && Date.parse(digest.digestStartTime) > options.to) return false;
   if (options.from !== undefined && Date.parse(digest.digestEndTime) < options.from) return false;
   return true;
@@ -213,7 +214,7 @@ export class StreamVerifier {
           'digest-modified',
           `Digest ${location} INVALID: lists ${hashes.length} event hashes for events ${digest.firstEventSeq} to ${digest.lastEventSeq}`,
         );
-      if (inRange(digest, this.options)) {
+      if (digestOverlaps(digest, this.options)) {
         this.summary.digests += 1;
         if (valid) this.summary.digestsValid += 1;
         selected.push(stored);

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { openDataDir } from '../app/data-dir.js';
 import {
   LOOKUP_ATTRIBUTE_COLUMNS,
   lookupEvents,
@@ -9,10 +8,10 @@ import {
 import {
   action,
   collect,
-  configFrom,
   invalidArgument,
   printJson,
   timeFlag,
+  withDataDir,
   withDataDirOptions,
 } from './common.js';
 
@@ -104,12 +103,11 @@ export function registerAuditLookup(audit: Command): Command {
         if (startTime !== undefined && endTime !== undefined && startTime > endTime)
           throw invalidArgument('--start-time must be at or before --end-time');
         const maxResults = maxResultsOf(flags.maxResults);
-        const dataDir = await openDataDir(configFrom(flags), process.env, { create: false });
         const records: AuditRecord[] = [];
-        try {
+        await withDataDir(flags, async ({ store }) => {
           let after: { stream: string; seq: number } | undefined;
           do {
-            const page = await lookupEvents(dataDir.store, {
+            const page = await lookupEvents(store, {
               attributes,
               ...(startTime !== undefined ? { startTime } : {}),
               ...(endTime !== undefined ? { endTime } : {}),
@@ -119,9 +117,7 @@ export function registerAuditLookup(audit: Command): Command {
             records.push(...page.records);
             after = page.next;
           } while (after && records.length < maxResults);
-        } finally {
-          await dataDir.close();
-        }
+        });
         if (flags.json) printJson({ Records: records });
         else if (records.length > 0)
           process.stdout.write(records.map(summaryLine).join('\n') + '\n');

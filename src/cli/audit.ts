@@ -1,7 +1,6 @@
 import { createWriteStream, readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import type { Command } from 'commander';
-import { openDataDir, type OpenDataDir } from '../app/data-dir.js';
 import { exportTrail } from '../audit/export.js';
 import { publicSigningKeys, SigningKeys } from '../audit/signing-keys.js';
 import {
@@ -9,31 +8,17 @@ import {
   verifyStoredTrail,
   type TrailVerification,
 } from '../audit/verify-trail.js';
-import type { Config } from '../config/index.js';
 import { registerAuditLookup } from './audit-lookup.js';
 import { withCliAudit } from './cli-audit.js';
 import {
   action,
   collect,
-  configFrom,
+  withDataDir,
   invalidArgument,
   printJson,
   timeFlag,
   withDataDirOptions,
 } from './common.js';
-
-async function withDataDir<T>(
-  flags: { dataDir?: string; config?: string },
-  work: (dataDir: OpenDataDir, config: Config) => Promise<T>,
-): Promise<T> {
-  const config = configFrom(flags);
-  const dataDir = await openDataDir(config, process.env, { create: false });
-  try {
-    return await work(dataDir, config);
-  } finally {
-    await dataDir.close();
-  }
-}
 
 function readPublicKeys(files: string[]): string[] {
   return files.map((file) => {

@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { openDataDir, type OpenDataDir } from '../app/data-dir.js';
 import { loadConfig, type Config } from '../config/index.js';
 import { BulwarkError, isBulwarkError } from '../errors.js';
 
@@ -40,6 +41,20 @@ export function configFrom(flags: CommonFlags): Config {
       devPort: flags.devPort,
     },
   });
+}
+
+/** Opens the data dir the flags name (never creating one) for the duration of `work`. */
+export async function withDataDir<T>(
+  flags: CommonFlags,
+  work: (dataDir: OpenDataDir, config: Config) => Promise<T>,
+): Promise<T> {
+  const config = configFrom(flags);
+  const dataDir = await openDataDir(config, process.env, { create: false });
+  try {
+    return await work(dataDir, config);
+  } finally {
+    await dataDir.close();
+  }
 }
 
 export function printJson(value: unknown): void {

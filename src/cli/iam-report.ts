@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { openDataDir } from '../app/data-dir.js';
 import { servedActionCatalogue } from '../app/served-api.js';
 import {
   ACCESS_REPORT_DAYS,
@@ -11,7 +10,7 @@ import {
 import { IamAuthorizer } from '../iam/authorize.js';
 import { storedLastAccessOf } from '../iam/last-accessed.js';
 import { createIamQueryServices } from '../iam/query/index.js';
-import { action, configFrom, invalidArgument, printJson, withDataDirOptions } from './common.js';
+import { action, invalidArgument, printJson, withDataDir, withDataDirOptions } from './common.js';
 
 /** One action's line: what it is allowed on, unless everything, and its last use. */
 function actionLine(entry: ReportedAction, width: number): string {
@@ -88,15 +87,10 @@ export function registerIamAccessReport(program: Command): void {
             throw invalidArgument(
               `--days must be a whole number of days from ${ACCESS_REPORT_DAYS.min} to ${ACCESS_REPORT_DAYS.max}, not ${JSON.stringify(flags.days)}`,
             );
-          const config = configFrom(flags);
-          const dataDir = await openDataDir(config, process.env, { create: false });
-          try {
+          await withDataDir(flags, async (dataDir, config) => {
             const iam = createIamQueryServices(dataDir.store, config.accountId);
             const reports = new AccessReports({
-              authorizer: new IamAuthorizer(
-                { inline: iam.inlinePolicies, managed: iam.managedPolicies, groups: iam.groups },
-                config.region,
-              ),
+              authorizer: new IamAuthorizer(iam, config.region),
               users: iam.users,
               arns: iam.arns,
               // As a running server writes them: a first use within a second or so, a repeated
@@ -110,9 +104,7 @@ export function registerIamAccessReport(program: Command): void {
             );
             if (flags.json) printJson(accessReportShape(report));
             else process.stdout.write(reportText(report));
-          } finally {
-            await dataDir.close();
-          }
+          });
         },
       ),
     );

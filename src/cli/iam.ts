@@ -2,7 +2,6 @@ import { Option, type Command } from 'commander';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IamUserCaller } from '../api/operation.js';
-import { openDataDir } from '../app/data-dir.js';
 import type { Config } from '../config/index.js';
 import { ADMIN_USER_NAME, ADMINISTRATOR_POLICY_NAME } from '../iam/administrator.js';
 import {
@@ -23,7 +22,7 @@ import {
 } from '../iam/query/index.js';
 import { createLogger } from '../logs/logger.js';
 import { CliAudit, cliUserIdentity, operatorFacts, withCliAudit } from './cli-audit.js';
-import { action, configFrom, invalidArgument, printJson, withDataDirOptions } from './common.js';
+import { action, invalidArgument, printJson, withDataDir, withDataDirOptions } from './common.js';
 
 /** A command's parsed flags: `--data-dir`, `--config` and its own. */
 type IamFlags = { dataDir?: string; config?: string } & Record<string, unknown>;
@@ -37,11 +36,9 @@ interface OpenIam {
 }
 
 /** Opens the data dir (never creating one) and its audit trail for the duration of `work`. */
-async function withIam(flags: IamFlags, work: (iam: OpenIam) => Promise<void>): Promise<void> {
-  const config = configFrom(flags);
-  const dataDir = await openDataDir(config, process.env, { create: false });
-  try {
-    await withCliAudit(dataDir, config, (audit) =>
+function withIam(flags: IamFlags, work: (iam: OpenIam) => Promise<void>): Promise<void> {
+  return withDataDir(flags, (dataDir, config) =>
+    withCliAudit(dataDir, config, (audit) =>
       work({
         config,
         // DeleteUser waits for login profiles and MFA devices here as it does through the API.
@@ -50,10 +47,8 @@ async function withIam(flags: IamFlags, work: (iam: OpenIam) => Promise<void>): 
         }),
         audit,
       }),
-    );
-  } finally {
-    await dataDir.close();
-  }
+    ),
+  );
 }
 
 const IAM_EVENT_SOURCE = 'iam.amazonaws.com';
@@ -467,14 +462,7 @@ function registerRecoverAdministrator(iam: Command): void {
             {
               users: services.users,
               inlinePolicies: services.inlinePolicies,
-              authorizer: new IamAuthorizer(
-                {
-                  inline: services.inlinePolicies,
-                  managed: services.managedPolicies,
-                  groups: services.groups,
-                },
-                config.region,
-              ),
+              authorizer: new IamAuthorizer(services, config.region),
             },
             config.dataDir,
             request,

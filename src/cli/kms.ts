@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
-import { openDataDir, type OpenDataDir } from '../app/data-dir.js';
+import type { OpenDataDir } from '../app/data-dir.js';
 import type { AuditResource } from '../audit/record.js';
 import type { Config } from '../config/index.js';
 import type { KeyMetadata } from '../kms/index.js';
 import { rewrapAll } from '../store/index.js';
 import { withCliAudit, type CliAudit, type CliCall } from './cli-audit.js';
-import { action, configFrom, invalidArgument, printJson, withDataDirOptions } from './common.js';
+import { action, invalidArgument, printJson, withDataDir, withDataDirOptions } from './common.js';
 
 /** AWS KMS's DescribeKey shape, with dates as ISO strings. */
 function keyMetadataJson(key: KeyMetadata) {
@@ -31,17 +31,13 @@ interface KmsContext {
   audit: CliAudit;
 }
 
-async function withDataDir(
+function withKms(
   flags: { dataDir?: string; config?: string },
   work: (context: KmsContext) => Promise<void>,
 ): Promise<void> {
-  const config = configFrom(flags);
-  const dataDir = await openDataDir(config, process.env, { create: false });
-  try {
-    await withCliAudit(dataDir, config, (audit) => work({ dataDir, config, audit }));
-  } finally {
-    await dataDir.close();
-  }
+  return withDataDir(flags, (dataDir, config) =>
+    withCliAudit(dataDir, config, (audit) => work({ dataDir, config, audit })),
+  );
 }
 
 /** A key's ARN in the audit trail, as AWS KMS names it. */
@@ -96,7 +92,7 @@ function keyCommand(
     .requiredOption('--key-id <id>', 'the key')
     .action(
       action(async (flags) =>
-        withDataDir(flags, async (context) =>
+        withKms(flags, async (context) =>
           printJson(
             keyMetadataJson(
               await recordedKeyCall(
@@ -123,7 +119,7 @@ export function registerKms(program: Command): void {
     .option('--description <text>', 'what the key is for', '')
     .action(
       action(async (flags) =>
-        withDataDir(flags, async ({ dataDir, audit }) => {
+        withKms(flags, async ({ dataDir, audit }) => {
           const description = flags.description as string;
           const key = await audit.run(
             {
@@ -187,7 +183,7 @@ export function registerKms(program: Command): void {
           throw invalidArgument(
             `--pending-window-in-days must be a whole number from 7 to 30; got ${JSON.stringify(flags.pendingWindowInDays)}`,
           );
-        await withDataDir(flags, async (context) =>
+        await withKms(flags, async (context) =>
           printJson(
             keyMetadataJson(
               await recordedKeyCall(
@@ -207,7 +203,7 @@ export function registerKms(program: Command): void {
     .description('list every key with its state')
     .action(
       action(async (flags) =>
-        withDataDir(flags, async ({ dataDir, audit }) => {
+        withKms(flags, async ({ dataDir, audit }) => {
           const keys = await audit.run(
             { eventSource: 'kms.amazonaws.com', eventName: 'ListKeys', readOnly: true },
             () => dataDir.kms.listKeys(),
@@ -224,7 +220,7 @@ export function registerKms(program: Command): void {
     .requiredOption('--scope <scope>', 'the scope, e.g. thing/sensor-1')
     .action(
       action(async (flags) =>
-        withDataDir(flags, async ({ dataDir, config, audit }) => {
+        withKms(flags, async ({ dataDir, config, audit }) => {
           const scope = flags.scope as string;
           // Bulwark's own action (AWS KMS has no crypto-erase of a scope); the receipt is the response.
           const receipt = await audit.run(
@@ -263,7 +259,7 @@ export function registerKms(program: Command): void {
           throw invalidArgument(
             `--batch-size must be a positive whole number; got ${JSON.stringify(flags.batchSize)}`,
           );
-        await withDataDir(flags, async ({ dataDir, audit }) => {
+        await withKms(flags, async ({ dataDir, audit }) => {
           // AWS KMS's ReEncrypt, for every stored value at once.
           const report = await audit.run(
             {

@@ -70,9 +70,10 @@ export class IamAuthorizer implements Authorizer {
   private readonly parsed = new Map<string, IamPolicyDocument>();
 
   constructor(
+    /** IAM's stores of policies and groups, as `createIamQueryServices` names them. */
     private readonly policies: {
-      inline: IamInlinePolicies;
-      managed: IamManagedPolicies;
+      inlinePolicies: IamInlinePolicies;
+      managedPolicies: IamManagedPolicies;
       groups: IamGroups;
     },
     private readonly region: string,
@@ -146,8 +147,8 @@ export class IamAuthorizer implements Authorizer {
     const perHolder = await Promise.all(
       holders.map(async (holder) => {
         const [inline, attached] = await Promise.all([
-          this.policies.inline.all(holder),
-          this.policies.managed.attachedDocuments(holder),
+          this.policies.inlinePolicies.all(holder),
+          this.policies.managedPolicies.attachedDocuments(holder),
         ]);
         const inlineKind: IamPolicyKind = holder.type === 'user' ? 'user-inline' : 'group-inline';
         return [

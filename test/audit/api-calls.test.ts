@@ -4,17 +4,16 @@
 // payloads kept out, console sign-in, and calls refused when the trail cannot write.
 import Database from 'better-sqlite3';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { Agent, request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
-import { generateSync } from 'otplib';
 import pg from 'pg';
 import {
   adminCredentials,
   needAwsCli,
   awsCliJson,
   createUserWithPolicy,
+  enableVirtualMfaDevice,
   type AwsCliJson,
   type CliJson,
   serverCa,
@@ -34,7 +33,6 @@ let server: RunningServer;
 
 const HIDDEN = 'HIDDEN_DUE_TO_SECURITY_REASONS';
 const ACCOUNT = '000000000000';
-const STEP_MS = 30_000;
 
 /** One event of `lookup-events`, with its CloudTrailEvent parsed. */
 interface LookedUp {
@@ -108,40 +106,12 @@ function mfaDevice(
   userName: string,
   credentials?: AwsCredentials,
 ): { serialNumber: string; next(): string } {
-  const seedFile = join(dir, `${userName}-seed.txt`);
-  const serialNumber = ok(
-    [
-      'iam',
-      'create-virtual-mfa-device',
-      '--virtual-mfa-device-name',
-      `${userName}-phone`,
-      '--outfile',
-      seedFile,
-      '--bootstrap-method',
-      'Base32StringSeed',
-    ],
-    credentials,
-  ).VirtualMFADevice.SerialNumber as string;
-  const seed = readFileSync(seedFile, 'utf8').trim();
-  const step = Math.floor(Date.now() / STEP_MS);
-  const code = (at: number) => generateSync({ secret: seed, strategy: 'hotp', counter: at });
-  ok(
-    [
-      'iam',
-      'enable-mfa-device',
-      '--user-name',
-      userName,
-      '--serial-number',
-      serialNumber,
-      '--authentication-code1',
-      code(step - 1),
-      '--authentication-code2',
-      code(step),
-    ],
-    credentials,
+  const device = enableVirtualMfaDevice(
+    (args) => ok(args, credentials),
+    userName,
+    join(dir, `${userName}-seed.txt`),
   );
-  // The step after the two used, accepted within the verifier's window of one step.
-  return { serialNumber, next: () => code(step + 1) };
+  return { serialNumber: device.serialNumber, next: () => device.next };
 }
 
 test('two users: each call is looked up by user with its source IP, error code and MFA context', async (t) => {

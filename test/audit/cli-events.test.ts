@@ -218,14 +218,7 @@ test('a recovery or a new access key whose event cannot be written does not comp
         {
           users: services.users,
           inlinePolicies: services.inlinePolicies,
-          authorizer: new IamAuthorizer(
-            {
-              inline: services.inlinePolicies,
-              managed: services.managedPolicies,
-              groups: services.groups,
-            },
-            config.region,
-          ),
+          authorizer: new IamAuthorizer(services, config.region),
         },
         dataDir,
         {},

@@ -7,6 +7,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { generateSync } from 'otplib';
 import { Agent, request as httpsRequest } from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
@@ -302,4 +303,45 @@ export function createUserWithPolicy(
   ]);
   const key = ok(['iam', 'create-access-key', '--user-name', userName]).AccessKey;
   return { accessKeyId: key.AccessKeyId, secretAccessKey: key.SecretAccessKey };
+}
+
+/** TOTP's time step. */
+const MFA_STEP_MS = 30_000;
+
+/**
+ * A virtual MFA device made and enabled with `aws iam` through `ok` (bound to whoever may do
+ * it), its seed written to `seedFile` as an authenticator app would read it. `used` is a code
+ * spent enabling it; `next` one not used yet, within the verifier's window of one step.
+ */
+export function enableVirtualMfaDevice(
+  ok: (args: string[]) => CliJson,
+  userName: string,
+  seedFile: string,
+): { serialNumber: string; used: string; next: string } {
+  const serialNumber = ok([
+    'iam',
+    'create-virtual-mfa-device',
+    '--virtual-mfa-device-name',
+    `${userName}-phone`,
+    '--outfile',
+    seedFile,
+    '--bootstrap-method',
+    'Base32StringSeed',
+  ]).VirtualMFADevice.SerialNumber as string;
+  const seed = readFileSync(seedFile, 'utf8').trim();
+  const step = Math.floor(Date.now() / MFA_STEP_MS);
+  const code = (at: number) => generateSync({ secret: seed, strategy: 'hotp', counter: at });
+  ok([
+    'iam',
+    'enable-mfa-device',
+    '--user-name',
+    userName,
+    '--serial-number',
+    serialNumber,
+    '--authentication-code1',
+    code(step - 1),
+    '--authentication-code2',
+    code(step),
+  ]);
+  return { serialNumber, used: code(step), next: code(step + 1) };
 }

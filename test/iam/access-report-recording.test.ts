@@ -158,10 +158,7 @@ test('the resource is sealed at rest, and the window decides what counts as used
   assert.ok(!(await harness.rawBytes()).includes('boiler-in-flat-7'), 'the resource is sealed');
 
   const reports = new AccessReports({
-    authorizer: new IamAuthorizer(
-      { inline: iam.inlinePolicies, managed: iam.managedPolicies, groups: iam.groups },
-      'us-east-1',
-    ),
+    authorizer: new IamAuthorizer(iam, 'us-east-1'),
     users: iam.users,
     arns: iam.arns,
     lastAccessed: recorder,

@@ -3,14 +3,13 @@
 // `aws sts get-session-token` credentials with a TOTP code accepted), and MQTT over WSS judged by
 // the signing user's IAM policies.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
-import { generateSync } from 'otplib';
 import type { ClientOptions } from 'ws';
 import {
   awsCliJson,
   createUserWithPolicy,
+  enableVirtualMfaDevice,
   needAwsCli,
   serverCa,
   type AwsCliJson,
@@ -28,8 +27,6 @@ const dir = tempDir(files, 'bulwark-iam-e2e-');
 const dataDir = join(dir, 'data');
 const home = join(dir, 'home');
 let server: RunningServer;
-
-const STEP_MS = 30_000;
 
 before(async () => {
   server = await startServer(files, ['--data-dir', dataDir, ...EPHEMERAL_PORTS]);
@@ -143,46 +140,19 @@ test('MFA required for iot:DeleteCertificate: long-term keys refused, get-sessio
   assert.match(withoutMfa.stderr, /AccessDeniedException.*explicit deny/);
 
   // The operator enrols a virtual MFA device, as with an authenticator app.
-  const seedFile = join(dir, 'seed.txt');
-  const serialNumber = ok(
-    [
-      'iam',
-      'create-virtual-mfa-device',
-      '--virtual-mfa-device-name',
-      'operator-phone',
-      '--outfile',
-      seedFile,
-      '--bootstrap-method',
-      'Base32StringSeed',
-    ],
-    operator,
-  ).VirtualMFADevice.SerialNumber as string;
-  const seed = readFileSync(seedFile, 'utf8').trim();
-  const step = Math.floor(Date.now() / STEP_MS);
-  const code = (at: number) => generateSync({ secret: seed, strategy: 'hotp', counter: at });
-  ok(
-    [
-      'iam',
-      'enable-mfa-device',
-      '--user-name',
-      'operator',
-      '--serial-number',
-      serialNumber,
-      '--authentication-code1',
-      code(step - 1),
-      '--authentication-code2',
-      code(step),
-    ],
-    operator,
+  const { serialNumber, used, next } = enableVirtualMfaDevice(
+    (args) => ok(args, operator),
+    'operator',
+    join(dir, 'seed.txt'),
   );
   // A code already used (to enable the device) is refused.
   const replay = aws(
-    ['sts', 'get-session-token', '--serial-number', serialNumber, '--token-code', code(step)],
+    ['sts', 'get-session-token', '--serial-number', serialNumber, '--token-code', used],
     operator,
   );
   assert.notEqual(replay.status, 0);
   const session = ok(
-    ['sts', 'get-session-token', '--serial-number', serialNumber, '--token-code', code(step + 1)],
+    ['sts', 'get-session-token', '--serial-number', serialNumber, '--token-code', next],
     operator,
   ).Credentials;
   assert.match(session.AccessKeyId, /^ASIA/);

@@ -2,7 +2,7 @@ import type { QueryAction, QueryParams } from './action.js';
 import {
   GROUP_NAME,
   pageParams,
-  pathPrefixParam,
+  pageUnderPathPrefix,
   refuseUnsupported,
   requiredParam,
   USER_NAME,
@@ -51,11 +51,7 @@ export function groupActions({ groups, arns }: IamQueryServices): QueryAction[] 
       name: 'ListGroups',
       readOnly: true,
       async handle(params) {
-        const request = pageParams(params);
-        // Every group has the path /, so only a prefix of it matches any.
-        const page = '/'.startsWith(pathPrefixParam(params))
-          ? await groups.listGroups(request)
-          : { items: [] };
+        const page = await pageUnderPathPrefix(params, (request) => groups.listGroups(request));
         return listShape('Groups', page, (group) => groupShape(group, arns));
       },
     },

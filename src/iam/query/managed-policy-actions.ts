@@ -7,6 +7,7 @@ import {
   optionalParam,
   pageParams,
   policyHolderParams,
+  pageUnderPathPrefix,
   pathPrefixParam,
   POLICY_ARN,
   POLICY_DOCUMENT,
@@ -80,11 +81,9 @@ export function managedPolicyActions({
         resource,
         async handle(params) {
           const holder = holderOf(params);
-          const request = pageParams(params);
-          // Every policy has the path /, so only a prefix of it matches any.
-          const page = '/'.startsWith(pathPrefixParam(params))
-            ? await managedPolicies.listAttached(holder, request)
-            : { items: [] };
+          const page = await pageUnderPathPrefix(params, (request) =>
+            managedPolicies.listAttached(holder, request),
+          );
           return listShape('AttachedPolicies', page, (policy) => ({
             PolicyName: policy.policyName,
             PolicyArn: policy.policyArn,

@@ -2,7 +2,7 @@ import { checkString, constraintError, invalid, type StringRule } from '../../ap
 import { BulwarkError } from '../../errors.js';
 import type { IamArns } from '../arns.js';
 import type { PolicyHolder } from '../inline-policies.js';
-import { DEFAULT_MAX_ITEMS, type IamPageRequest } from '../pagination.js';
+import { DEFAULT_MAX_ITEMS, type IamPage, type IamPageRequest } from '../pagination.js';
 import type { QueryParams } from './action.js';
 
 /**
@@ -122,6 +122,18 @@ export function pageParams(params: QueryParams): IamPageRequest {
 /** `PathPrefix` of the list calls (`/` when absent). */
 export function pathPrefixParam(params: QueryParams): string {
   return optionalParam(params, 'PathPrefix', PATH_PREFIX) ?? '/';
+}
+
+/**
+ * A page of a list call with `PathPrefix`: every user, group and attached policy has the path
+ * `/`, so only a prefix of it matches any, and another gives an empty page.
+ */
+export async function pageUnderPathPrefix<T>(
+  params: QueryParams,
+  list: (request: IamPageRequest) => Promise<IamPage<T>>,
+): Promise<IamPage<T>> {
+  const request = pageParams(params);
+  return '/'.startsWith(pathPrefixParam(params)) ? list(request) : { items: [] };
 }
 
 /**

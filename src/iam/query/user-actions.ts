@@ -1,8 +1,7 @@
 import type { QueryAction, QueryContext, QueryParams } from './action.js';
 import {
   optionalParam,
-  pageParams,
-  pathPrefixParam,
+  pageUnderPathPrefix,
   refuseUnsupported,
   requiredParam,
   USER_NAME,
@@ -44,11 +43,7 @@ export function userActions({ users, arns }: IamQueryServices): QueryAction[] {
       name: 'ListUsers',
       readOnly: true,
       async handle(params) {
-        const request = pageParams(params);
-        // Every user has the path /, so only a prefix of it matches any.
-        const page = '/'.startsWith(pathPrefixParam(params))
-          ? await users.listUsers(request)
-          : { items: [] };
+        const page = await pageUnderPathPrefix(params, (request) => users.listUsers(request));
         return listShape('Users', page, (user) => userShape(user, arns));
       },
     },
