@@ -4,6 +4,7 @@ import type { AuditEvent, AuditSink, TlsDetails, UserIdentity } from '../audit/i
 import type { AuditResource } from '../audit/record.js';
 import { eventTimeOf, HIDDEN } from '../audit/record.js';
 import { BulwarkError } from '../errors.js';
+import { sensitiveDataEventData } from '../guard/field-guard.js';
 import type { SignInFacts } from '../iam/console-sign-in.js';
 import type { QueryParams, XmlValue } from '../iam/query/action.js';
 import type { QueryCall } from '../iam/query/protocol.js';
@@ -376,6 +377,10 @@ export function queryEventOf(
   claimed: UserIdentity,
 ): AuditEvent {
   const resources = resourcesOf(call.resource);
+  const sensitiveData = sensitiveDataEventData(
+    call.sensitiveDataWarnings,
+    call.sensitiveDataRefused,
+  );
   return {
     eventSource: EVENT_SOURCES[call.service],
     eventName: call.actionName ?? 'UnknownOperation',
@@ -390,6 +395,7 @@ export function queryEventOf(
         ? (lowerCamelKeys(call.result) as Record<string, unknown>)
         : null,
     ...(resources ? { resources } : {}),
+    ...(sensitiveData ? { additionalEventData: sensitiveData } : {}),
     ...(call.error ? { errorCode: call.error.code, errorMessage: call.error.message } : {}),
   };
 }

@@ -8,6 +8,8 @@
  * Capabilities never see Fastify.
  */
 
+import type { FreeFormField } from '../guard/field-guard.js';
+
 /** An operator, as SigV4 verification established it. */
 export interface IamUserCaller {
   type: 'IAMUser';
@@ -94,6 +96,12 @@ export interface Operation {
    * (Publish with retain=true also needs `iot:RetainPublish`).
    */
   additionalActions?(request: OperationRequest): string[];
+  /**
+   * The free-form text the call would store (names it creates, tags, descriptions, attribute
+   * maps), checked by the field guard once the call is authorized, before `handle`. References
+   * to existing resources are not among them.
+   */
+  freeFormFields?(request: OperationRequest): FreeFormField[];
   handle(request: OperationRequest): Promise<OperationResult>;
 }
 
@@ -104,6 +112,7 @@ export function controlOperation(spec: {
   path: string;
   readOnly: boolean;
   resource?: (request: OperationRequest) => string;
+  freeFormFields?: (request: OperationRequest) => FreeFormField[];
   handle: (request: OperationRequest) => Promise<OperationResult>;
 }): Operation {
   return {
@@ -114,6 +123,7 @@ export function controlOperation(spec: {
     plane: 'control',
     readOnly: spec.readOnly,
     ...(spec.resource ? { resource: spec.resource } : {}),
+    ...(spec.freeFormFields ? { freeFormFields: spec.freeFormFields } : {}),
     handle: spec.handle,
   };
 }

@@ -6,6 +6,13 @@ import secureJson from 'secure-json-parse';
 import type { AuditEvent } from '../audit/index.js';
 import { BulwarkError, isBulwarkError } from '../errors.js';
 import {
+  SENSITIVE_DATA_WARNING_HEADER,
+  sensitiveDataEventData,
+  sensitiveDataWarningHeader,
+  SensitiveFieldError,
+  type FieldGuard,
+} from '../guard/field-guard.js';
+import {
   signInRequestOf,
   type ConsoleSignIn,
   type SignInFacts,
@@ -115,6 +122,11 @@ export interface ApiServerOptions {
    * CloudTrail's LookupEvents at `/` reads it from `store`.
    */
   audit: ApiAudit;
+  /**
+   * The free-form field guard: each authorized call's names, tags, descriptions and attributes
+   * are checked before it is performed; unchecked without it.
+   */
+  fieldGuard?: FieldGuard;
 }
 
 /** The API listener's TLS context: its policy, its certificate, and the device CAs for WSS. */
@@ -588,7 +600,10 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
 
   for (const operation of options.operations) {
     const audited: AuditedAs = {
-      eventSource: EVENT_SOURCES.iot,
+      // Bulwark's own operations (the guard's scans) under its own source, as GetMetrics is.
+      eventSource: operation.action.startsWith('bulwark:')
+        ? EVENT_SOURCES.bulwark
+        : EVENT_SOURCES.iot,
       eventName: operation.name,
       readOnly: operation.readOnly,
       eventCategory: operation.plane === 'data' ? 'Data' : 'Management',
@@ -640,9 +655,19 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
             ...(operation.additionalActions?.(operationRequest) ?? []),
           ])
             await authorize(action, resource);
+          // Before the operation's own validation: a name refused for what it holds is told so.
+          if (operation.freeFormFields && options.fieldGuard) {
+            const warnings = options.fieldGuard.check(operation.freeFormFields(operationRequest));
+            if (warnings.length > 0) {
+              event.additionalEventData = sensitiveDataEventData(warnings, undefined);
+              reply.header(SENSITIVE_DATA_WARNING_HEADER, sensitiveDataWarningHeader(warnings));
+            }
+          }
           if (!operation.readOnly) requireWritableTrail();
           result = await operation.handle(operationRequest);
         } catch (error) {
+          if (error instanceof SensitiveFieldError)
+            event.additionalEventData = sensitiveDataEventData(undefined, error.refused);
           return answerError(reply, event, error);
         }
         const failed = await record({
@@ -708,6 +733,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
       authenticate: options.authenticate,
       authorize,
       beforeMutation: requireWritableTrail,
+      ...(options.fieldGuard ? { fieldGuard: options.fieldGuard } : {}),
       logger,
     });
   // `/` serves the Query protocol (IAM, STS), which answers in its own XML, errors included, and
@@ -753,6 +779,11 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
           .header('content-type', 'text/xml')
           .send(errorXml(call.service, body, request.id));
       }
+      if (call.sensitiveDataWarnings)
+        reply.header(
+          SENSITIVE_DATA_WARNING_HEADER,
+          sensitiveDataWarningHeader(call.sensitiveDataWarnings),
+        );
       return reply
         .code(response.status)
         .header('content-type', response.contentType)

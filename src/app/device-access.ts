@@ -5,6 +5,7 @@ import type {
   DeviceAuthorizer,
   DeviceRequest,
 } from '../api/device-authorizer.js';
+import type { Caller } from '../api/operation.js';
 import type {
   CertificateFacts,
   DeviceIdentity,
@@ -17,7 +18,9 @@ import type {
   ConnectionFacts,
   ConnectRequest,
   IamIdentity,
+  PayloadPublisher,
   Principal,
+  SensitivePayloadReports,
 } from '../broker/access.js';
 import {
   connectionTlsOf,
@@ -27,6 +30,7 @@ import {
 } from '../broker/transports/tls.js';
 import { IotArns } from '../api/iot-arns.js';
 import type { IamAuthorizer, LoadedIamPolicy } from '../iam/authorize.js';
+import type { PayloadVerdict } from '../guard/payload-guard.js';
 import type { Logger } from '../logs/logger.js';
 import type { DeviceCertificates } from '../pki/device-certificates.js';
 import type { Revocation } from '../pki/revocation/index.js';
@@ -193,6 +197,19 @@ function originOf(facts: ConnectionFacts): DeviceOrigin {
   };
 }
 
+/** An HTTPS data-plane caller as a device identity in audit events. */
+function callerIdentityOf(caller: Caller): DeviceIdentity {
+  if (caller.type === 'Certificate')
+    return { kind: 'certificate', principalId: caller.principalId, arn: caller.arn };
+  return {
+    kind: 'iam',
+    principalId: caller.principalId,
+    arn: caller.arn,
+    userName: caller.userName,
+    accessKeyId: caller.accessKeyId,
+  };
+}
+
 function isRefusal(
   result: Principal | CertificateRefusal | undefined,
 ): result is CertificateRefusal {
@@ -205,7 +222,7 @@ function isRefusal(
  * policies allow each connect, publish, subscribe and delivery. Decisions are remembered per
  * connection only until a policy or attachment changes, so a change governs the next packet.
  */
-export class DeviceAccess implements AccessControl, DeviceAuthorizer {
+export class DeviceAccess implements AccessControl, DeviceAuthorizer, SensitivePayloadReports {
   private readonly options: DeviceAccessOptions;
 
   constructor(options: DeviceAccessOptions) {
@@ -556,6 +573,34 @@ export class DeviceAccess implements AccessControl, DeviceAuthorizer {
       action,
       resource,
       ...(authorization.origin ? { origin: authorization.origin } : {}),
+    });
+  }
+
+  /** A publish the payload guard flagged or refused, to the audit trail's per-minute summary. */
+  sensitivePayload(publisher: PayloadPublisher, topic: string, verdict: PayloadVerdict): void {
+    const events = this.options.securityEvents;
+    if (!events) return;
+    const found = { topic, action: verdict.action, detectors: verdict.detectors };
+    if (publisher.via === 'https') {
+      events.sensitivePayload({
+        identity: callerIdentityOf(publisher.caller),
+        origin: {
+          sourceIp: plainIp(publisher.sourceIp),
+          listener: 'https',
+          userAgent: publisher.userAgent,
+        },
+        ...found,
+      });
+      return;
+    }
+    const { principal, clientId } = publisher;
+    const authorization = this.authorizationOf(principal, clientId);
+    authorization.identity ??= this.identityOf(principal, authorization);
+    events.sensitivePayload({
+      clientId,
+      identity: authorization.identity,
+      ...(authorization.origin ? { origin: authorization.origin } : {}),
+      ...found,
     });
   }
 

@@ -3,6 +3,7 @@ import { retainedMigrations } from '../broker/retained.js';
 import { sessionMigrations } from '../broker/session-store.js';
 import { credentialMigrations } from '../iam/credential-migrations.js';
 import { iamMigrations } from '../iam/migrations.js';
+import { guardScanMigrations } from '../guard/scan/records.js';
 import { encryptionConfigurationMigrations } from '../kms/encryption-configuration.js';
 import { loggingMigrations } from '../logs/settings.js';
 import { deviceCertificateMigrations, pkiMigrations } from '../pki/migrations.js';
@@ -25,4 +26,5 @@ export const migrations: Migration[] = [
   ...credentialMigrations,
   ...auditMigrations,
   ...loggingMigrations,
+  ...guardScanMigrations,
 ];

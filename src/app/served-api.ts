@@ -5,6 +5,7 @@ import { GET_METRICS_ACTION } from '../api/server.js';
 import type { Broker } from '../broker/index.js';
 import { brokerOperations } from '../broker/operations.js';
 import type { Config } from '../config/index.js';
+import { scanOperations, type BackgroundScans } from '../guard/scan/index.js';
 import { accessReportActions } from '../iam/access-report-action.js';
 import type { AccessReports } from '../iam/access-report.js';
 import { actionCatalogue, type CataloguedAction } from '../iam/action-catalogue.js';
@@ -44,6 +45,8 @@ export interface ServedServices {
   credentials: Pick<CredentialServices, 'mfaDevices' | 'loginProfiles'>;
   iamAuthorizer: IamAuthorizer;
   accessReports: AccessReports;
+  /** Discovery scans over stored device data, and their findings. */
+  scans: BackgroundScans;
 }
 
 export interface ServedApi {
@@ -66,6 +69,7 @@ export function servedApi(services: ServedServices): ServedApi {
     ...brokerOperations(services.broker),
     ...shadowOperations(services.shadows),
     ...loggingOperations(services.deviceLog),
+    ...scanOperations(services.scans),
   ];
   const queryActions: QueryAction[] = [
     ...iamQueryActions(iam),

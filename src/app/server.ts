@@ -23,6 +23,10 @@ import { LastAccessedRecorder } from '../iam/last-accessed.js';
 import { createIamQueryServices } from '../iam/query/index.js';
 import { EncryptionConfiguration } from '../kms/encryption-configuration.js';
 import type { Logger } from '../logs/logger.js';
+import { Guard } from '../guard/index.js';
+import { FieldGuard } from '../guard/field-guard.js';
+import { PayloadGuard } from '../guard/payload-guard.js';
+import { BackgroundScans, openScanService } from '../guard/scan/index.js';
 import {
   DeviceLog,
   logDestination,
@@ -184,7 +188,12 @@ export async function startBulwark(
   let deviceLog: DeviceLog | undefined;
   let audit: AuditTrail | undefined;
   let deviceEvents: DeviceSecurityEvents | undefined;
+  let scans: BackgroundScans | undefined;
   const account = { region: config.region, accountId: config.accountId };
+  // Sensitive-data detectors for free-form fields, redaction, scans and inline MQTT checks.
+  const guard = new Guard(config.guard);
+  // The inline check of published payloads (guard.inline); a bad rule stops start-up here.
+  const payloadGuard = new PayloadGuard(config.guard.inline, guard);
   const encryption = new EncryptionConfiguration(dataDir.kms, dataDir.store, account, logger);
   // Last-accessed data for the access report, noted by the IAM authorizer on each allowed call.
   const lastAccessed = new LastAccessedRecorder({ store: dataDir.store, logger });
@@ -199,6 +208,8 @@ export async function startBulwark(
       api?.close(),
       encryption.close(),
     ]);
+    // Running scans stop after the page in hand, resumable by the next runner.
+    await scans?.close();
     // After the API has stopped: the last calls' uses and events are written too.
     await lastAccessed.close();
     // The device security summaries still held go to the trail before it closes.
@@ -218,6 +229,7 @@ export async function startBulwark(
       digestIntervalMs: config.audit.digestIntervalSeconds * 1000,
       retentionMs: config.audit.retentionDays * 86_400_000,
       ...(config.audit.witnessFile ? { witnessFile: config.audit.witnessFile } : {}),
+      redaction: guard.redaction,
     });
     const served: CertificatePair = operatorCertificate ?? identity;
     const mqttPolicy = tlsServerOptions(config.tls.mqttPolicy ?? config.tls.policy);
@@ -305,6 +317,20 @@ export async function startBulwark(
       securityEvents: deviceEvents,
       logger,
     });
+    // Discovery scans over stored device data: on request (StartScan), on schedule, and those
+    // left unfinished by a runner that is gone.
+    scans = new BackgroundScans({
+      scans: openScanService({
+        store: dataDir.store,
+        arns: registry.arns,
+        detectors: guard.detectors,
+        pageSize: config.guard.scan.pageSize,
+        logger,
+        registry,
+      }),
+      logger,
+      intervalHours: config.guard.scan.intervalHours,
+    });
     const shadows = new ShadowService({
       store: dataDir.store,
       limits: config.shadow,
@@ -326,6 +352,7 @@ export async function startBulwark(
                 maxFileBytes: config.log.maxFileBytes,
                 maxFiles: config.log.maxFiles,
                 logger,
+                redaction: guard.redaction,
               }),
             ]
           : []),
@@ -335,6 +362,8 @@ export async function startBulwark(
     });
     broker = new Broker({
       access,
+      payloadGuard,
+      payloadReports: access,
       observer: brokerMetrics(metricsRegistry, () => broker?.connectionCount ?? 0),
       events: deviceLog,
       limits: config.mqtt.limits,
@@ -430,6 +459,7 @@ export async function startBulwark(
       iam,
       credentials,
       iamAuthorizer,
+      scans,
       accessReports: new AccessReports({
         authorizer: iamAuthorizer,
         users: iam.users,
@@ -452,6 +482,7 @@ export async function startBulwark(
       metricsOpenOnLoopback: config.api.metricsOpenOnLoopback,
       consoleSignIn: credentials.consoleSignIn,
       audit,
+      fieldGuard: new FieldGuard(guard),
       deviceCaPems: mqttDeviceCas,
       ...(config.mqtt.alpnOnApiPort ? { extraAlpnProtocols: [MQTT_ALPN_PROTOCOL] } : {}),
     });
@@ -465,6 +496,7 @@ export async function startBulwark(
       shareHttpsPortWithMqtt(broker, api.server, logger, access.verifyPeer, access.peerRefused);
     await api.listen({ host: config.host, port: config.apiPort });
     await encryption.resumePendingMove();
+    await scans.start();
     if (certificateFiles) {
       const mqttServer = mqtt;
       const apiServer = api.server;

@@ -1,15 +1,18 @@
 /**
  * Device security events for the audit trail: connections refused for their credentials,
- * certificates cut off, and IoT-policy denials. AWS IoT keeps device traffic out of CloudTrail
- * (it logs it to CloudWatch Logs); Bulwark records these three in its signed trail, as AWS
+ * certificates cut off, IoT-policy denials, and publishes the payload guard flagged or refused
+ * for sensitive data (`guard.inline`). AWS IoT keeps device traffic out of CloudTrail
+ * (it logs it to CloudWatch Logs); Bulwark records these in its signed trail, as AWS
  * service events on the data plane (eventCategory `Data`, CloudTrail's category for operations
  * on or within a resource; AWS::IoT::Certificate is one of its data-event resource types).
  *
  * A device, or an attacker, can repeat a refused request as fast as the network allows, so
- * refusals and denials are summarised: one event per (source IP, listener, reason, certificate)
- * and per (client id, principal), covering at most one minute from its first occurrence, with a
- * count, the first and last time and a few sample topics; never a payload. A summary is written
- * when its minute is over (checked every few seconds) and at close. A cut-off is written at once.
+ * refusals, denials and guarded payloads are summarised: one event per (source IP, listener,
+ * reason, certificate), per (client id, principal) and per (client id, principal, action),
+ * covering at most one minute from its first occurrence, with a count, the first and last time
+ * and a few sample topics; never a payload, nor what a detector found in it. A summary is
+ * written when its minute is over (checked every few seconds) and at close. A cut-off is written
+ * at once.
  */
 import type { Logger } from '../logs/logger.js';
 import {
@@ -31,6 +34,8 @@ export const DEVICE_EVENT_NAMES = {
   policyDenied: 'AuthorizationFailure',
   /** The live connections of a certificate no longer ACTIVE (or newly on a CRL) were closed. */
   certificateCutOff: 'DisconnectCertificate',
+  /** Publishes whose payload the payload guard's detectors matched: flagged or refused. */
+  sensitivePayload: 'SensitiveDataInPayload',
 } as const;
 
 /** CloudTrail's resource type of an IoT certificate. */
@@ -107,6 +112,19 @@ export interface CertificateCutOff {
   connections: { clientId: string; origin?: DeviceOrigin }[];
 }
 
+/** A publish whose payload the payload guard's detectors matched. */
+export interface SensitivePayload {
+  /** The MQTT client id; none for a publish over the HTTPS data plane. */
+  clientId?: string;
+  identity: DeviceIdentity;
+  origin?: DeviceOrigin;
+  /** `flag`: delivered; `refuse`: not delivered (MQTT 5 PUBACK 0x99, HTTP 400). */
+  action: 'flag' | 'refuse';
+  /** The ids of the detectors that matched; never what they matched. */
+  detectors: readonly string[];
+  topic: string;
+}
+
 /** What the broker's edges tell; the summariser below is the implementation. */
 export interface DeviceSecurityReports {
   /** Called per refusal: cheap, never throws. */
@@ -114,6 +132,8 @@ export interface DeviceSecurityReports {
   /** Called per denied packet or delivery: cheap, never throws. */
   policyDenied(denial: PolicyDenial): void;
   certificateCutOff(cutOff: CertificateCutOff): void;
+  /** Called per flagged or refused publish: cheap, never throws. */
+  sensitivePayload(report: SensitivePayload): void;
 }
 
 export interface DeviceSecurityEventsOptions {
@@ -175,6 +195,15 @@ interface DenialSummary extends Window {
   denial: PolicyDenial;
   actions: Map<DeniedAction, { count: number; resources: Set<string> }>;
 }
+
+interface PayloadSummary extends Window {
+  report: SensitivePayload;
+  /** Publishes each detector matched in. */
+  detectors: Map<string, number>;
+  topics: Set<string>;
+}
+
+type Summary = RefusalSummary | DenialSummary | PayloadSummary;
 
 function addSample(samples: Set<string>, value: string | undefined): void {
   if (value === undefined || samples.size >= MAX_SAMPLES) return;
@@ -238,6 +267,7 @@ export class DeviceSecurityEvents implements DeviceSecurityReports {
   private readonly now: () => number;
   private readonly refusals = new Map<string, RefusalSummary>();
   private readonly denials = new Map<string, DenialSummary>();
+  private readonly payloads = new Map<string, PayloadSummary>();
   private readonly writing = new Set<Promise<void>>();
   private readonly timer: NodeJS.Timeout;
   private closed = false;
@@ -303,6 +333,31 @@ export class DeviceSecurityEvents implements DeviceSecurityReports {
     addSample(action.resources, denial.resource);
   }
 
+  sensitivePayload(report: SensitivePayload): void {
+    if (this.closed) return;
+    const time = this.now();
+    const key = [report.clientId ?? '', report.identity.principalId, report.action].join('\u0000');
+    let summary = this.payloads.get(key);
+    if (!summary) {
+      if (this.payloads.size >= this.maxSummaries) this.writeAll(this.payloads);
+      summary = {
+        first: time,
+        last: time,
+        count: 0,
+        report,
+        detectors: new Map(),
+        topics: new Set(),
+      };
+      this.payloads.set(key, summary);
+    }
+    summary.count += 1;
+    summary.last = time;
+    if (report.origin) summary.report = report;
+    for (const id of report.detectors)
+      summary.detectors.set(id, (summary.detectors.get(id) ?? 0) + 1);
+    addSample(summary.topics, report.topic);
+  }
+
   certificateCutOff(cutOff: CertificateCutOff): void {
     if (this.closed) return;
     const { accountId } = this.options;
@@ -350,7 +405,7 @@ export class DeviceSecurityEvents implements DeviceSecurityReports {
   /** Writes the summaries whose window is over. */
   private writeFinished(): void {
     const due = this.now() - this.windowMs;
-    const maps: Map<string, RefusalSummary | DenialSummary>[] = [this.refusals, this.denials];
+    const maps: Map<string, Summary>[] = [this.refusals, this.denials, this.payloads];
     for (const summaries of maps)
       for (const [key, summary] of summaries)
         if (summary.first <= due) {
@@ -359,14 +414,15 @@ export class DeviceSecurityEvents implements DeviceSecurityReports {
         }
   }
 
-  private writeAll(summaries: Map<string, RefusalSummary> | Map<string, DenialSummary>): void {
+  private writeAll(summaries: Map<string, Summary>): void {
     for (const summary of summaries.values()) this.writeSummary(summary);
     summaries.clear();
   }
 
-  private writeSummary(summary: RefusalSummary | DenialSummary): void {
+  private writeSummary(summary: Summary): void {
     if ('refusal' in summary) this.writeRefusal(summary);
-    else this.writeDenial(summary);
+    else if ('denial' in summary) this.writeDenial(summary);
+    else this.writePayloads(summary);
   }
 
   private writeRefusal(summary: RefusalSummary): void {
@@ -480,6 +536,62 @@ export class DeviceSecurityEvents implements DeviceSecurityReports {
     );
   }
 
+  private writePayloads(summary: PayloadSummary): void {
+    const { accountId } = this.options;
+    const { report, count } = summary;
+    const { origin, identity, clientId } = report;
+    const refused = report.action === 'refuse';
+    const publishes = `${count} publish${count === 1 ? '' : 'es'}`;
+    const by = clientId !== undefined ? `client ${clientId}` : `principal ${identity.principalId}`;
+    const detectors = Object.fromEntries(summary.detectors);
+    const arn = identity.kind === 'certificate' ? identity.arn : undefined;
+    this.write(
+      {
+        eventSource: IOT_EVENT_SOURCE,
+        eventName: DEVICE_EVENT_NAMES.sensitivePayload,
+        eventType: 'AwsServiceEvent',
+        eventCategory: 'Data',
+        readOnly: false,
+        userIdentity: userIdentityOf(identity, accountId),
+        sourceIPAddress: origin?.sourceIp ?? IOT_EVENT_SOURCE,
+        userAgent: userAgentOf(origin),
+        // A flagged publish was delivered: no error.
+        ...(refused
+          ? {
+              errorCode: 'SENSITIVE_DATA_IN_PAYLOAD',
+              errorMessage: `The payload guard refused ${publishes} of ${by}: sensitive data (${Object.keys(detectors).join(', ')})`,
+            }
+          : {}),
+        requestParameters: clientId !== undefined ? { clientId } : null,
+        additionalEventData: {
+          ...(clientId !== undefined ? { clientId } : {}),
+          action: report.action,
+          count,
+          firstTime: new Date(summary.first).toISOString(),
+          lastTime: new Date(summary.last).toISOString(),
+          detectors,
+          topics: [...summary.topics],
+          ...(origin ? { listener: origin.listener, sourceIp: origin.sourceIp } : {}),
+        },
+        ...(certificateResources(arn, accountId)
+          ? { resources: certificateResources(arn, accountId) }
+          : {}),
+        ...(origin?.tls ? { tlsDetails: origin.tls } : {}),
+      },
+      {
+        ...(clientId !== undefined ? { clientId } : {}),
+        principal: identity.principalId,
+        action: report.action,
+        count,
+        detectors,
+        from: eventTimeOf(summary.first),
+      },
+      refused
+        ? 'publishes refused: sensitive data in their payload'
+        : 'publishes flagged: sensitive data in their payload',
+    );
+  }
+
   /** Records an event (and logs it at WARN); a failed write is logged, never thrown. */
   private write(event: AuditEvent, logged: Record<string, unknown>, message: string): void {
     this.options.logger.warn(logged, message);
@@ -499,6 +611,7 @@ export class DeviceSecurityEvents implements DeviceSecurityReports {
   async flush(): Promise<void> {
     this.writeAll(this.refusals);
     this.writeAll(this.denials);
+    this.writeAll(this.payloads);
     while (this.writing.size > 0) await Promise.all([...this.writing]);
   }
 

@@ -3,6 +3,9 @@
  * fields of Bulwark's chain: the log stream it belongs to and its gapless sequence number there.
  */
 
+import type { DetectorSet } from '../guard/detector-set.js';
+import { redactJsonValue } from '../guard/redaction.js';
+
 /** CloudTrail's current record version. */
 export const EVENT_VERSION = '1.11';
 
@@ -136,6 +139,61 @@ export function hideSecrets(value: unknown): unknown {
     hidden[name] = SECRET_FIELDS.has(key) ? HIDDEN : hideSecrets(field);
   }
   return hidden;
+}
+
+/**
+ * What redaction leaves alone: the record's identifiers and Bulwark's own vocabulary (ids, times,
+ * names of calls, the caller's key, principal and account, the source address, TLS facts, the
+ * place in the chain). An investigation needs them, and no user writes them.
+ */
+const STRUCTURAL_FIELDS = new Set([
+  'eventVersion',
+  'eventTime',
+  'eventSource',
+  'eventName',
+  'awsRegion',
+  'sourceIPAddress',
+  'errorCode',
+  'requestID',
+  'eventID',
+  'readOnly',
+  'eventType',
+  'managementEvent',
+  'recipientAccountId',
+  'eventCategory',
+  'tlsDetails',
+  'stream',
+  'seq',
+]);
+const STRUCTURAL_IDENTITY_FIELDS = new Set([
+  'type',
+  'principalId',
+  'arn',
+  'accountId',
+  'accessKeyId',
+  'sessionContext',
+]);
+
+/**
+ * A record with every other string replaced where `redaction` matches it: user agents, error
+ * messages, request parameters, response elements, additional data, resource ARNs, user names
+ * (`guard.redaction`; secrets known by name are already hidden by hideSecrets).
+ */
+export function redactRecord(record: AuditRecord, redaction: DetectorSet): AuditRecord {
+  const identity: Record<string, unknown> = {};
+  for (const [field, value] of Object.entries(record.userIdentity))
+    if (!STRUCTURAL_IDENTITY_FIELDS.has(field)) identity[field] = value;
+  const free: Record<string, unknown> = { userIdentity: identity };
+  for (const [field, value] of Object.entries(record))
+    if (field !== 'userIdentity' && !STRUCTURAL_FIELDS.has(field)) free[field] = value;
+  const redacted = redactJsonValue(free, redaction);
+  if (redacted === free) return record;
+  const { userIdentity, ...fields } = redacted;
+  return {
+    ...record,
+    ...fields,
+    userIdentity: { ...record.userIdentity, ...(userIdentity as Record<string, unknown>) },
+  };
 }
 
 /** CloudTrail's eventTime: UTC to the second. */

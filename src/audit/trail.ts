@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import { BulwarkError, isBulwarkError } from '../errors.js';
+import type { DetectorSet } from '../guard/detector-set.js';
 import type { Logger } from '../logs/logger.js';
 import type { Row, Store, StoreWriter } from '../store/index.js';
 import {
@@ -21,6 +22,7 @@ import {
   EVENT_VERSION,
   eventTimeOf,
   hideSecrets,
+  redactRecord,
   type AuditEvent,
   type AuditRecord,
   type AuditSink,
@@ -48,6 +50,11 @@ export interface AuditTrailOptions {
   retentionMs?: number;
   /** Appended with each digest's sequence, end time and hash: a copy kept outside the store. */
   witnessFile?: string;
+  /**
+   * `guard.redaction`: what it matches in an event becomes `[REDACTED:<detector>]` before the
+   * event is chained and stored (identifiers excepted: see redactRecord).
+   */
+  redaction?: DetectorSet;
   now?: () => number;
 }
 
@@ -64,13 +71,14 @@ export function lastChainHashOf(digest: Digest): string {
   return hashes[hashes.length - 1] ?? digest.previousChainHash;
 }
 
-/** A record as the store holds it: JSON's view (no undefined fields), secrets hidden. */
+/** A record as the store holds it: JSON's view (no undefined fields), secrets hidden, redacted. */
 function recordOf(
   event: AuditEvent,
   time: number,
   account: AuditTrailOptions['account'],
   stream: string,
   seq: number,
+  redaction: DetectorSet | undefined,
 ): AuditRecord {
   const record: AuditRecord = {
     eventVersion: EVENT_VERSION,
@@ -90,7 +98,8 @@ function recordOf(
     stream,
     seq,
   };
-  return JSON.parse(JSON.stringify(record)) as AuditRecord;
+  const stored = JSON.parse(JSON.stringify(record)) as AuditRecord;
+  return redaction ? redactRecord(stored, redaction) : stored;
 }
 
 /** The plaintext columns lookups filter on, as a record determines them (verify checks them). */
@@ -239,7 +248,14 @@ export class AuditTrail implements AuditSink {
     let previous = (head?.chain_hash as string | undefined) ?? GENESIS_HASH;
     for (const pending of batch) {
       seq += 1;
-      const record = recordOf(pending.event, pending.time, this.options.account, this.stream, seq);
+      const record = recordOf(
+        pending.event,
+        pending.time,
+        this.options.account,
+        this.stream,
+        seq,
+        this.options.redaction,
+      );
       previous = chainHashOf(previous, record);
       await tx.insert(EVENTS_TABLE, eventRow(record, pending.time, previous));
     }

@@ -1,4 +1,6 @@
 import type { X509Certificate } from 'node:crypto';
+import type { Caller } from '../api/operation.js';
+import type { PayloadVerdict } from '../guard/payload-guard.js';
 
 /** Who a connection acts as once authenticated. */
 export interface Principal {
@@ -77,4 +79,15 @@ export interface AccessControl {
     resource: string,
     clientId: string,
   ): boolean;
+}
+
+/** Who sent a publish the payload guard flagged or refused. */
+export type PayloadPublisher =
+  | { via: 'mqtt'; principal: Principal; clientId: string }
+  | { via: 'https'; caller: Caller; sourceIp: string; userAgent: string };
+
+/** Where publishes the payload guard flagged or refused are told (the audit trail's summaries). */
+export interface SensitivePayloadReports {
+  /** Called per flagged or refused publish: cheap, never throws; gets no payload. */
+  sensitivePayload(publisher: PayloadPublisher, topic: string, verdict: PayloadVerdict): void;
 }

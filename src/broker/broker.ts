@@ -1,8 +1,16 @@
 import type { X509Certificate } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { QoS } from 'mqtt-packet';
+import type { PayloadGuard, PayloadVerdict } from '../guard/payload-guard.js';
 import type { Logger } from '../logs/logger.js';
-import type { AccessControl, BrokerAction, ConnectionFacts, Principal } from './access.js';
+import type {
+  AccessControl,
+  BrokerAction,
+  ConnectionFacts,
+  PayloadPublisher,
+  Principal,
+  SensitivePayloadReports,
+} from './access.js';
 import { Connection, type Will } from './connection.js';
 import {
   Verbosity,
@@ -69,6 +77,13 @@ export interface BrokerOptions {
   sessionStore: SessionStore;
   /** Services answering requests on reserved topics (device shadows). */
   services?: TopicService[];
+  /**
+   * The inline check of payloads clients publish (`guard.inline`), over MQTT and HTTPS, after
+   * authorization and before anything is routed, retained or stored.
+   */
+  payloadGuard?: PayloadGuard;
+  /** Where publishes the payload guard flagged or refused are reported (the audit trail). */
+  payloadReports?: SensitivePayloadReports;
   logger: Logger;
 }
 
@@ -105,6 +120,8 @@ export class Broker {
   readonly retained: RetainedMessages;
   private readonly sessionStore: SessionStore;
   private readonly services: TopicService[];
+  readonly payloadGuard: PayloadGuard | undefined;
+  private readonly payloadReports: SensitivePayloadReports | undefined;
   private readonly sessions = new Map<string, Session>();
   private readonly index = new TopicIndex<Subscriber>();
   private readonly connections = new Set<Connection>();
@@ -125,6 +142,8 @@ export class Broker {
     this.retained = options.retained;
     this.sessionStore = options.sessionStore;
     this.services = options.services ?? [];
+    this.payloadGuard = options.payloadGuard;
+    this.payloadReports = options.payloadReports;
     this.logger = options.logger.child({ component: 'broker' });
     this.lifecycle = new LifecycleEvents((message) =>
       this.publishInBackground(message, 'lifecycle event'),
@@ -754,6 +773,29 @@ export class Broker {
       { clientId: connection.clientId, principal: connection.principal?.id, action, resource },
       'denied by policy',
     );
+  }
+
+  /** A publish the payload guard flagged or refused: a log line and a report, never its payload. */
+  reportSensitivePayload(
+    publisher: PayloadPublisher,
+    topic: string,
+    verdict: PayloadVerdict,
+  ): void {
+    this.logger.warn(
+      {
+        ...(publisher.via === 'mqtt'
+          ? { clientId: publisher.clientId, principal: publisher.principal.id }
+          : { principal: publisher.caller.principalId, sourceIp: publisher.sourceIp }),
+        via: publisher.via,
+        topic,
+        action: verdict.action,
+        detectors: verdict.detectors,
+      },
+      verdict.action === 'refuse'
+        ? 'publish refused: sensitive data in its payload'
+        : 'publish flagged: sensitive data in its payload',
+    );
+    this.payloadReports?.sensitivePayload(publisher, topic, verdict);
   }
 
   private sweep(): void {

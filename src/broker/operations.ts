@@ -229,6 +229,20 @@ export function brokerOperations(broker: Broker): Operation[] {
             'Throttling',
             `The broker holds its maximum of ${broker.limits.maxRetainedMessages} retained messages.`,
           );
+        // The inline check (guard.inline), as over MQTT: a refusal is the 400 a bad request gets.
+        const verdict = broker.payloadGuard?.check(topic, payload);
+        if (verdict) {
+          const { caller, sourceIp, userAgent } = request.context;
+          broker.reportSensitivePayload(
+            { via: 'https', caller, sourceIp, userAgent },
+            topic,
+            verdict,
+          );
+          if (verdict.action === 'refuse')
+            throw invalid(
+              `The payload holds sensitive data (${verdict.detectors.join(', ')}): the payload guard refused the message.`,
+            );
+        }
         // Once this resolves the message is routed and (retained, or for persistent sessions)
         // stored: the 200 acknowledges it as a PUBACK would. A publish on a service's reserved
         // topic (a shadow update) is also a request to that service, as it is over MQTT; each

@@ -1,5 +1,5 @@
 import type { QoS } from 'mqtt-packet';
-import type { Migration, Store } from '../store/index.js';
+import { UNREADABLE, type Migration, type Store, type StoreReader } from '../store/index.js';
 import type { Message, MessageProperties } from './message.js';
 
 export const RETAINED_TABLE = 'broker_retained';
@@ -92,6 +92,34 @@ export class RetainedMessages {
       if (rows.length < 1000) return retained;
       after = { topic: rows[rows.length - 1]?.topic as string };
     }
+  }
+
+  /**
+   * Up to `limit` stored retained messages after the topic `after`, in topic order, read from the
+   * store as one page (not from a broker's memory, so any process may walk them): the unexpired
+   * ones' payloads (messages whose key cannot open them are passed over), and the topic the next
+   * page starts after (absent after the last).
+   */
+  static async storedPage(
+    store: StoreReader,
+    after: string | undefined,
+    limit: number,
+    now = Date.now(),
+  ): Promise<{ messages: { topic: string; payload: Buffer }[]; next?: string }> {
+    const rows = await store.list(RETAINED_TABLE, {
+      ...(after !== undefined ? { after: { topic: after } } : {}),
+      limit,
+      onUnreadable: 'mark',
+    });
+    const messages: { topic: string; payload: Buffer }[] = [];
+    for (const row of rows) {
+      const expiresAt = row.expires_at as number | null;
+      if (UNREADABLE in row || !Buffer.isBuffer(row.payload)) continue;
+      if (expiresAt !== null && expiresAt <= now) continue;
+      messages.push({ topic: row.topic as string, payload: row.payload });
+    }
+    const last = rows[rows.length - 1];
+    return rows.length === limit && last ? { messages, next: last.topic as string } : { messages };
   }
 
   /** Stores or, for an empty payload, deletes the topic's retained message [MQTT-3.3.1-6] [MQTT-3.3.1-7]. */

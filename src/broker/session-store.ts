@@ -1,5 +1,11 @@
 import type { QoS } from 'mqtt-packet';
-import type { Migration, Row, Store, StoreWriter } from '../store/index.js';
+import {
+  UNREADABLE,
+  type Migration,
+  type Row,
+  type Store,
+  type StoreWriter,
+} from '../store/index.js';
 import type { Principal } from './access.js';
 import type { Delivery, MessageProperties } from './message.js';
 import type { PendingWill, SubscriptionOptions } from './session.js';
@@ -377,6 +383,41 @@ export class SessionStore {
         })
       ).map(messageFromRow);
     }).then(() => messages);
+  }
+
+  /**
+   * Up to `limit` stored deliveries of every session after `after`, in (client id, sequence)
+   * order, read as one page: each one's topic and payload, queued or in flight (deliveries whose
+   * key cannot open them are passed over), and where the next page starts (absent after the
+   * last). Deliveries not yet flushed are not in the store, so not here.
+   */
+  async messagePage(
+    after: { clientId: string; seq: number } | undefined,
+    limit: number,
+  ): Promise<{
+    messages: { clientId: string; seq: number; topic: string; payload: Buffer }[];
+    next?: { clientId: string; seq: number };
+  }> {
+    const rows = await this.store.list(SESSION_MESSAGES, {
+      ...(after ? { after: { client_id: after.clientId, seq: after.seq } } : {}),
+      limit,
+      onUnreadable: 'mark',
+    });
+    const messages: { clientId: string; seq: number; topic: string; payload: Buffer }[] = [];
+    for (const row of rows) {
+      if (UNREADABLE in row || !Buffer.isBuffer(row.payload)) continue;
+      const { message } = unpackDelivery(row.payload);
+      messages.push({
+        clientId: row.client_id as string,
+        seq: row.seq as number,
+        topic: message.topic,
+        payload: message.payload,
+      });
+    }
+    const last = rows[rows.length - 1];
+    return rows.length === limit && last
+      ? { messages, next: { clientId: last.client_id as string, seq: last.seq as number } }
+      : { messages };
   }
 
   /**

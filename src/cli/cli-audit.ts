@@ -10,6 +10,7 @@ import { AuditTrail } from '../audit/trail.js';
 import type { AuditEvent, AuditResource, AuditSink, UserIdentity } from '../audit/record.js';
 import type { Config } from '../config/index.js';
 import { BulwarkError, isBulwarkError } from '../errors.js';
+import { Guard } from '../guard/guard.js';
 import { operatingSystemUser } from '../iam/administrator-recovery.js';
 import { createLogger } from '../logs/logger.js';
 
@@ -39,7 +40,11 @@ export function operatorFacts(): Record<string, string> {
 
 /** One command's action, as its event names it. */
 export interface CliCall {
-  eventSource: 'iam.amazonaws.com' | 'kms.amazonaws.com' | 'cloudtrail.amazonaws.com';
+  eventSource:
+    | 'iam.amazonaws.com'
+    | 'kms.amazonaws.com'
+    | 'cloudtrail.amazonaws.com'
+    | 'bulwark.amazonaws.com';
   /** AWS's action name (CreateUser, ScheduleKeyDeletion, …), or Bulwark's where AWS has none. */
   eventName: string;
   readOnly: boolean;
@@ -75,11 +80,13 @@ export class CliAudit {
   }
 
   static async open(dataDir: OpenDataDir, config: Config): Promise<CliAudit> {
+    const { redaction } = new Guard(config.guard);
     const trail = await AuditTrail.open({
       store: dataDir.store,
       stream: config.audit.stream,
       account: { region: config.region, accountId: config.accountId },
-      logger: createLogger('WARN'),
+      logger: createLogger('WARN', redaction),
+      redaction,
     });
     return new CliAudit(trail, config.accountId);
   }

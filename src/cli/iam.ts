@@ -20,6 +20,7 @@ import {
   type XmlObject,
   type XmlValue,
 } from '../iam/query/index.js';
+import { Guard } from '../guard/guard.js';
 import { createLogger } from '../logs/logger.js';
 import { CliAudit, cliUserIdentity, operatorFacts, withCliAudit } from './cli-audit.js';
 import { action, invalidArgument, printJson, withDataDir, withDataDirOptions } from './common.js';
@@ -471,7 +472,7 @@ function registerRecoverAdministrator(iam: Command): void {
               userIdentity: cliUserIdentity(config.accountId),
               additionalEventData: operatorFacts(),
               // The WARN line beside the audit event, which no log level silences.
-              logger: createLogger('WARN'),
+              logger: createLogger('WARN', new Guard(config.guard).redaction),
             },
           );
           process.stderr.write(recoveryNotice(record, recovery));

@@ -5,6 +5,7 @@ import { registerIam } from './iam.js';
 import { registerIamAccessReport } from './iam-report.js';
 import { registerInit } from './init.js';
 import { registerKms } from './kms.js';
+import { registerScan } from './scan.js';
 import { registerServe } from './serve.js';
 
 const { version } = JSON.parse(
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerIam(program);
   registerIamAccessReport(program);
   registerAudit(program);
+  registerScan(program);
   for (const command of program.commands) {
     command.exitOverride((error: CommanderError) => process.exit(error.exitCode === 0 ? 0 : 2));
     for (const sub of command.commands)

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { Guard } from '../guard/guard.js';
 import { createLogger } from '../logs/logger.js';
 import { action, configFrom, withDataDirOptions, withListenerOptions } from './common.js';
 
@@ -8,7 +9,8 @@ export function registerServe(program: Command): void {
     .action(
       action(async (flags) => {
         const config = configFrom(flags);
-        const logger = createLogger(config.log.level);
+        // Every line redacted with the guard's detectors (guard.redaction).
+        const logger = createLogger(config.log.level, new Guard(config.guard).redaction);
         // Loaded here, not at the top: every other command starts without the whole server.
         const { startBulwark } = await import('../app/server.js');
         const running = await startBulwark(config, process.env, logger);

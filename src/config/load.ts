@@ -192,6 +192,13 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       { keys },
     );
   }
+  // A value that may hold a secret (a URL the URL guard refused): named, never echoed.
+  if (issue.code === 'custom' && issue.params?.withholdValue === true)
+    throw new BulwarkError(
+      'ConfigInvalid',
+      `invalid configuration: ${dotted}${where}: ${issue.message}`,
+      { key: dotted },
+    );
   const value = getPath(merged, issue.path as (string | number)[]);
   throw new BulwarkError(
     'ConfigInvalid',

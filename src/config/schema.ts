@@ -1,7 +1,10 @@
 import { z } from 'zod';
 import { DEFAULT_TLS_POLICY, TLS_POLICY_NAMES } from '../tls/policies.js';
 import { AWS_LIMITS } from '../broker/limits.js';
-import { revocationSettingsSchema } from '../pki/revocation/schema.js';
+import { revocationSettingsSchema, revocationUrls } from '../pki/revocation/schema.js';
+import { guardSettingsSchema } from '../guard/schema.js';
+import { Guard } from '../guard/guard.js';
+import { checkOperatorUrls, type OperatorUrl } from '../guard/url-guard.js';
 
 const port = z.number().int().min(0).max(65535);
 const count = (max: number) => z.number().int().min(1).max(max);
@@ -189,6 +192,7 @@ export const configSchema = z
           .prefault({}),
         postgres: z
           .object({
+            /** A user name is fine; a password is refused (URL guard): it comes from PGPASSWORD. */
             url: z.string().default('postgres://127.0.0.1:5432/bulwark'),
             schema: z
               .string()
@@ -264,9 +268,53 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** The sensitive-data guard (src/guard): detectors, field guard, URL guard, redaction, scans. */
+    guard: guardSettingsSchema,
     shutdownGraceMs: z.number().int().min(0).max(600_000).default(10_000),
   })
-  .strict();
+  .strict()
+  // Settings that depend on others: the detectors as configured, and every URL under the URL guard.
+  .superRefine((config, ctx) => {
+    let guard: Guard;
+    try {
+      guard = new Guard(config.guard);
+    } catch (error) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['guard', 'detectors'],
+        message: (error as Error).message,
+        params: { withholdValue: true },
+      });
+      return;
+    }
+    const urls: OperatorUrl[] = [
+      ...revocationUrls(config.mqtt.revocation).map((url) => ({
+        ...url,
+        path: ['mqtt', 'revocation', ...url.path],
+      })),
+      {
+        path: ['store', 'postgres', 'url'],
+        value: config.store.postgres.url,
+        rules: {
+          schemes: ['postgres:', 'postgresql:'],
+          allowUserName: true,
+          secretAdvice: 'set the password in the environment (PGPASSWORD) instead',
+        },
+      },
+    ];
+    const refusals = checkOperatorUrls(urls, {
+      allowLoopbackHttp: config.guard.urls.allowLoopbackHttp,
+      detectors: guard.detectors,
+    });
+    for (const { path, refusal } of refusals)
+      // The value may hold a secret: the error names the setting, never its value.
+      ctx.addIssue({
+        code: 'custom',
+        path,
+        message: refusal.reason,
+        params: { withholdValue: true },
+      });
+  });
 
 export type Config = z.infer<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;

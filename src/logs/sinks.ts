@@ -3,6 +3,8 @@ import { basename, dirname, resolve, sep } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { createStream, type RotatingFileStream } from 'rotating-file-stream';
 import { BulwarkError } from '../errors.js';
+import type { DetectorSet } from '../guard/detector-set.js';
+import { redactLogLine } from '../guard/redaction.js';
 import type { Logger } from './logger.js';
 
 /** Where device log entries go: whole JSON lines, each ending in a newline. */
@@ -12,7 +14,10 @@ export interface LineSink {
   close(): Promise<void>;
 }
 
-/** Any writable stream (the operational log's own destination): lines go out as they come. */
+/**
+ * Any writable stream (the operational log's destination, which redacts lines when the logger
+ * was created with the guard's redaction set): lines go out as they come.
+ */
 export function streamSink(stream: { write(chunk: string): unknown }): LineSink {
   return {
     write: (line) => void stream.write(line),
@@ -27,6 +32,8 @@ export interface RotatingFileOptions {
   /** Rotated files kept beside the current one: `path.1` (newest) … `path.N`. */
   maxFiles: number;
   logger: Logger;
+  /** `guard.redaction`: each line is redacted before it is buffered. */
+  redaction?: DetectorSet;
 }
 
 /** Lines buffered while the file is busy, beyond which new ones are dropped (and counted). */
@@ -36,7 +43,8 @@ const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
  * JSON lines to a file rotated by size, as logrotate does (`path` → `path.1` → … → `path.N`, the
  * oldest removed), by `rotating-file-stream`. Files are created with mode 0600 and an existing
  * file is narrowed to 0600, since device logs name clients, principals and addresses. Lines
- * written in one turn of the event loop go to the file in one write.
+ * written in one turn of the event loop go to the file in one write. Lines are redacted with
+ * `redaction` first, as the operational log's stream redacts those written to it.
  */
 export function rotatingFileSink(options: RotatingFileOptions): LineSink {
   const path = resolve(options.path);
@@ -84,7 +92,7 @@ export function rotatingFileSink(options: RotatingFileOptions): LineSink {
           );
         return;
       }
-      pending.push(line);
+      pending.push(options.redaction ? redactLogLine(line, options.redaction) : line);
       if (!scheduled) {
         scheduled = true;
         setImmediate(flush);

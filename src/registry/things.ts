@@ -256,6 +256,30 @@ export class Things {
     };
   }
 
+  /**
+   * Up to `limit` things after `after` (a thing name), in name order, read as one page: the
+   * attributes of those that have any (things whose key was erased are passed over), and the name
+   * the next page starts after (absent after the last thing).
+   */
+  async attributePage(
+    after: string | undefined,
+    limit: number,
+  ): Promise<{ things: { thingName: string; attributes: Attributes }[]; next?: string }> {
+    const rows = await this.context.store.list(THINGS_TABLE, {
+      ...(after !== undefined ? { after: { thing_name: after } } : {}),
+      limit,
+      onUnreadable: 'mark',
+    });
+    const things: { thingName: string; attributes: Attributes }[] = [];
+    for (const row of rows) {
+      const attributes = row.attributes as Attributes | null | undefined;
+      if (attributes && Object.keys(attributes).length > 0)
+        things.push({ thingName: row.thing_name as string, attributes });
+    }
+    const last = rows[rows.length - 1];
+    return rows.length === limit && last ? { things, next: last.thing_name as string } : { things };
+  }
+
   async update(input: UpdateThingInput): Promise<void> {
     if (input.removeThingType === true && input.thingTypeName !== undefined)
       throw invalid('Only one of thingTypeName and removeThingType=true may be given');

@@ -54,6 +54,21 @@ export interface StoredShadow {
   document?: ShadowDocument;
 }
 
+/** A live shadow's state, as a walk over every stored shadow reads it. */
+export interface ShadowState {
+  thingName: string;
+  /** Absent for the classic shadow. */
+  shadowName?: string;
+  state: Sections;
+}
+
+/** Where a walk over every stored shadow stands: past this shadow, whatever its slot. */
+export interface ShadowPosition {
+  thingName: string;
+  /** '' for the classic shadow. */
+  shadowName: string;
+}
+
 /** What the next write of a shadow puts in place of the slot it read. */
 export type ShadowWrite =
   { kind: 'document'; document: ShadowDocument } | { kind: 'tombstone'; version: number };
@@ -170,6 +185,49 @@ export class ShadowStore {
         }
       }
     }
+  }
+
+  /**
+   * Up to `limit` stored shadow rows after `after`, in key order, read as one page: the live
+   * ones' states (tombstones and shadows whose key was erased are passed over), and where the
+   * next page starts (absent after the last row). A position lies past every slot of its shadow,
+   * so a shadow rewritten meanwhile (its slot moves on) is not read twice.
+   */
+  async statePage(
+    after: ShadowPosition | undefined,
+    limit: number,
+  ): Promise<{ shadows: ShadowState[]; next?: ShadowPosition }> {
+    const rows = await this.store.list(SHADOWS_TABLE, {
+      ...(after
+        ? {
+            after: {
+              thing_name: after.thingName,
+              shadow_name: after.shadowName,
+              slot: Number.MAX_SAFE_INTEGER,
+            },
+          }
+        : {}),
+      limit,
+      onUnreadable: 'mark',
+    });
+    const shadows: ShadowState[] = [];
+    for (const row of rows) {
+      const stored = row.document as { state: Sections } | null | undefined;
+      if (row.deleted_at !== null || !stored || UNREADABLE in row) continue;
+      const shadowName = row.shadow_name as string;
+      shadows.push({
+        thingName: row.thing_name as string,
+        ...(shadowName !== '' ? { shadowName } : {}),
+        state: stored.state,
+      });
+    }
+    const last = rows[rows.length - 1];
+    return rows.length === limit && last
+      ? {
+          shadows,
+          next: { thingName: last.thing_name as string, shadowName: last.shadow_name as string },
+        }
+      : { shadows };
   }
 
   /** Names of a thing's named shadows that exist, in order, after `after`; at most `limit`. */

@@ -1,5 +1,6 @@
 import type { IPublishPacket } from 'mqtt-packet';
 import { TextDecoder } from 'node:util';
+import type { PayloadVerdict } from '../../guard/payload-guard.js';
 import type { Connection } from '../connection.js';
 import { reasonName, Verbosity } from '../events.js';
 import { messageFromPublish, type Message } from '../message.js';
@@ -39,13 +40,27 @@ function resolveTopic(connection: Connection, packet: IPublishPacket): string | 
   return topic;
 }
 
-/** Refuses one PUBLISH: an MQTT 5 ack with the reason, or (3.1.1, which has none) the connection. */
+/** The device log's reason for a publish the payload guard flagged or refused. */
+const SENSITIVE_DATA = 'SENSITIVE_DATA_IN_PAYLOAD';
+
+/**
+ * Refuses one PUBLISH. MQTT 5: a QoS 1 or 2 PUBLISH gets its PUBACK or PUBREC with the reason
+ * (a Reason Code of 0x80 or more, §3.4.2.1, §3.5.2.1), and the Reason String when the client
+ * asked for problem information [MQTT-3.1.2-29]; a QoS 0 one is dropped. MQTT 3.1.1 has no
+ * negative acknowledgement: a server that will not perform a PUBLISH "MUST either make a
+ * positive acknowledgement, according to the normal QoS rules, or close the Network
+ * Connection" [MQTT-3.3.5-2]. Bulwark closes it, whatever the QoS and for every refusal (a
+ * publish its IoT policy denies included, as AWS IoT Core does), so the client learns that its
+ * message was not taken rather than losing it silently. `logReason` is the device log's reason
+ * when the reason code's own name would not say it.
+ */
 function refuse(
   connection: Connection,
   packet: IPublishPacket,
   topic: string,
   reason: ReasonCode,
   why: string,
+  logReason: string = reasonName(reason),
 ): void {
   connection.broker.logger.info(
     { clientId: connection.clientId, topic: packet.topic, reason, why },
@@ -57,7 +72,7 @@ function refuse(
       level: Verbosity.ERROR,
       status: 'Failure',
       topicName: topic,
-      reason: reasonName(reason),
+      reason: logReason,
       details: why,
     });
   if (connection.version !== 5) return connection.disconnect(reason, why);
@@ -76,6 +91,42 @@ function refuse(
       reasonCode: reason,
       ...(properties ? { properties } : {}),
     });
+}
+
+/**
+ * A payload the payload guard's detectors matched: reported (log line, audit summary) and
+ * refused (true), or flagged in the device log and let through. Only detector ids are told.
+ */
+function guarded(
+  connection: Connection,
+  packet: IPublishPacket,
+  topic: string,
+  verdict: PayloadVerdict,
+): boolean {
+  const publisher = { principal: connection.principal!, clientId: connection.clientId };
+  connection.broker.reportSensitivePayload({ via: 'mqtt', ...publisher }, topic, verdict);
+  const found = `the payload holds sensitive data (${verdict.detectors.join(', ')})`;
+  if (verdict.action === 'refuse') {
+    refuse(
+      connection,
+      packet,
+      topic,
+      Reason.PayloadFormatInvalid,
+      `${found}: refused by the payload guard`,
+      SENSITIVE_DATA,
+    );
+    return true;
+  }
+  if (connection.logsAt(Verbosity.WARN))
+    connection.log!.write({
+      eventType: 'Publish-In',
+      level: Verbosity.WARN,
+      status: 'Success',
+      topicName: topic,
+      reason: SENSITIVE_DATA,
+      details: `${found}: flagged by the payload guard, delivered`,
+    });
+  return false;
 }
 
 /** The Publish-In entry of an accepted message; its Publish-Out entries share its traceId. */
@@ -142,6 +193,9 @@ export async function handlePublish(connection: Connection, packet: IPublishPack
       `not authorized to publish to ${topic}`,
     );
   }
+  // The inline check (guard.inline): authorized, not yet routed, retained or stored.
+  const verdict = broker.payloadGuard?.check(topic, payload);
+  if (verdict && guarded(connection, packet, topic, verdict)) return;
 
   // As AWS throttles retained publishes at its account limit, a new retained topic past the quota is refused.
   if (packet.retain && payload.length > 0 && broker.retainedQuotaReached(topic)) {

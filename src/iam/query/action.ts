@@ -1,4 +1,5 @@
 import type { IamUserCaller } from '../../api/operation.js';
+import type { FreeFormField } from '../../guard/field-guard.js';
 
 /**
  * The seam of AWS's Query protocol (IAM 2010-05-08, STS 2011-06-15): a form-encoded
@@ -46,6 +47,11 @@ export interface QueryAction {
    * every authenticated caller may call them, and no IAM action is checked.
    */
   withoutAuthorization?: true;
+  /**
+   * The free-form text the call would store (the name it creates, a description, tags), checked
+   * by the field guard once the call is authorized, before `handle`.
+   */
+  freeFormFields?(params: QueryParams): FreeFormField[];
   /** The content of `<{name}Result>`; undefined for actions whose response has no result element. */
   handle(params: QueryParams, context: QueryContext): Promise<XmlObject | undefined>;
 }

@@ -1,3 +1,4 @@
+import { queryField } from '../../guard/field-guard.js';
 import type { QueryAction, QueryParams } from './action.js';
 import {
   GROUP_NAME,
@@ -24,6 +25,7 @@ export function groupActions({ groups, arns }: IamQueryServices): QueryAction[] 
       name: 'CreateGroup',
       readOnly: false,
       resource: groupArn,
+      freeFormFields: (params) => queryField(params, 'GroupName', 'names'),
       async handle(params) {
         refuseUnsupported(params, []);
         const group = await groups.createGroup(requiredParam(params, 'GroupName', GROUP_NAME));

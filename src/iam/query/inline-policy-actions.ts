@@ -1,3 +1,4 @@
+import { queryField } from '../../guard/field-guard.js';
 import type { QueryAction } from './action.js';
 import {
   pageParams,
@@ -22,6 +23,8 @@ export function inlinePolicyActions({ inlinePolicies, arns }: IamQueryServices):
         name: `Put${noun}Policy`,
         readOnly: false,
         resource,
+        // The user or group it names exists already; the policy's name is new.
+        freeFormFields: (params) => queryField(params, 'PolicyName', 'names'),
         async handle(params) {
           await inlinePolicies.put(
             holderOf(params),

@@ -1,3 +1,4 @@
+import { queryField } from '../../guard/field-guard.js';
 import type { ManagedPolicy, ManagedPolicyVersion } from '../managed-policies.js';
 import type { QueryAction, QueryParams, XmlObject } from './action.js';
 import {
@@ -98,6 +99,10 @@ export function managedPolicyActions({
       name: 'CreatePolicy',
       readOnly: false,
       resource: (params) => arns.policy(requiredParam(params, 'PolicyName', POLICY_NAME)),
+      freeFormFields: (params) => [
+        ...queryField(params, 'PolicyName', 'names'),
+        ...queryField(params, 'Description', 'descriptions'),
+      ],
       async handle(params) {
         refuseUnsupported(params, ['Tags']);
         const policy = await managedPolicies.create(

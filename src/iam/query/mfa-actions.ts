@@ -1,4 +1,5 @@
 import type { StringRule } from '../../api/validation.js';
+import { queryField } from '../../guard/field-guard.js';
 import { IamArns } from '../arns.js';
 import type { AssignmentStatus, VirtualMfaDevices } from '../mfa.js';
 import type { QueryAction, QueryParams } from './action.js';
@@ -37,6 +38,7 @@ export function mfaActions(devices: VirtualMfaDevices): QueryAction[] {
       service: 'iam',
       name: 'CreateVirtualMFADevice',
       readOnly: false,
+      freeFormFields: (params) => queryField(params, 'VirtualMFADeviceName', 'names'),
       resource: (params, context) => `arn:aws:iam::${context.accountId}:mfa/${deviceName(params)}`,
       async handle(params) {
         refuseUnsupported(params, ['Tags']);

@@ -1,5 +1,11 @@
 import { BulwarkError, isBulwarkError, type ErrorCode } from '../../errors.js';
 import type { IamUserCaller } from '../../api/operation.js';
+import {
+  SensitiveFieldError,
+  type FieldGuard,
+  type FieldWarning,
+  type FreeFormField,
+} from '../../guard/field-guard.js';
 import type { Logger } from '../../logs/logger.js';
 import type { Authenticate } from '../authenticate.js';
 import { isTemporaryKey } from '../sessions.js';
@@ -53,6 +59,10 @@ export interface QueryCall {
   result?: XmlObject;
   /** The error the client was sent. */
   error?: QueryErrorBody;
+  /** What the field guard accepted with a warning (warn mode). */
+  sensitiveDataWarnings?: FieldWarning[];
+  /** What the field guard refused the call for. */
+  sensitiveDataRefused?: { field: string; detector: string };
 }
 
 export interface QueryHttpResponse {
@@ -78,6 +88,8 @@ export interface QueryProtocolOptions {
    * audit trail cannot record it, say).
    */
   beforeMutation?(): void;
+  /** Checks each authorized action's free-form fields before it is performed. */
+  fieldGuard?: FieldGuard;
   logger: Logger;
 }
 
@@ -304,6 +316,8 @@ export class QueryProtocol {
           resource ?? '*',
           request.sourceIp,
         );
+      if (action.freeFormFields && this.options.fieldGuard)
+        this.checkFields(this.options.fieldGuard, action.freeFormFields(params), call);
       if (!action.readOnly) this.options.beforeMutation?.();
       const result = await action.handle(params, context);
       if (result !== undefined) call.result = result;
@@ -327,6 +341,17 @@ export class QueryProtocol {
         body: errorXml(service, body, request.requestId),
         call,
       };
+    }
+  }
+
+  /** The field guard's verdict, noted on `call` for the audit trail; throws a refusal. */
+  private checkFields(guard: FieldGuard, fields: FreeFormField[], call: QueryCall): void {
+    try {
+      const warnings = guard.check(fields);
+      if (warnings.length > 0) call.sensitiveDataWarnings = warnings;
+    } catch (error) {
+      if (error instanceof SensitiveFieldError) call.sensitiveDataRefused = error.refused;
+      throw error;
     }
   }
 

@@ -1,3 +1,4 @@
+import { queryField } from '../../guard/field-guard.js';
 import type { QueryAction, QueryContext, QueryParams } from './action.js';
 import {
   optionalParam,
@@ -22,6 +23,7 @@ export function userActions({ users, arns }: IamQueryServices): QueryAction[] {
       name: 'CreateUser',
       readOnly: false,
       resource: (params) => arns.user(requiredParam(params, 'UserName', USER_NAME)),
+      freeFormFields: (params) => queryField(params, 'UserName', 'names'),
       async handle(params) {
         refuseUnsupported(params, ['Tags', 'PermissionsBoundary']);
         const user = await users.createUser(requiredParam(params, 'UserName', USER_NAME));

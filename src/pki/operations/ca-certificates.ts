@@ -1,5 +1,6 @@
 import type { Operation, OperationRequest } from '../../api/operation.js';
 import { controlOperation, epochSeconds } from '../../api/operation.js';
+import { memberOf, tagListFields } from '../../guard/field-guard.js';
 import { tagList } from '../../registry/operations/common.js';
 import {
   bodyObject,
@@ -74,6 +75,7 @@ export function caCertificateOperations(pki: Pki): Operation[] {
       method: 'POST',
       path: '/cacertificate',
       readOnly: false,
+      freeFormFields: (request) => tagListFields(memberOf(request.body, 'tags')),
       async handle(request) {
         const body = bodyObject(request.body);
         const verificationCertificate = optionalString(

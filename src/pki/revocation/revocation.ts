@@ -68,7 +68,8 @@ class CaRevocation {
     if (!ca) return undefined;
     this.ca = ca;
     if (this.setting.crl !== undefined) {
-      const location: CrlLocation = /^https:\/\//i.test(this.setting.crl)
+      // http:// only where the config allowed it (a loopback host, guard.urls.allowLoopbackHttp).
+      const location: CrlLocation = /^https?:\/\//i.test(this.setting.crl)
         ? { url: new URL(this.setting.crl) }
         : { file: resolve(this.setting.crl) };
       const source: CrlSource = new CrlSource({

@@ -1,14 +1,5 @@
 import { z } from 'zod';
-
-/** A URL with one of `protocols` and no user name or password in it (they would end up in logs). */
-function isUrlWithout(value: string, protocols: string[]): boolean {
-  try {
-    const url = new URL(value);
-    return protocols.includes(url.protocol) && url.username === '' && url.password === '';
-  } catch {
-    return false;
-  }
-}
+import type { OperatorUrl } from '../../guard/url-guard.js';
 
 /** Anything with a scheme is a URL; the rest is a file path. */
 const looksLikeUrl = (value: string) => /^[a-z][a-z0-9+.-]*:\/\//i.test(value);
@@ -27,24 +18,13 @@ export const revocationSettingsSchema = z
          * mqtt.deviceCaFile), or the path of a PEM file holding that one CA certificate.
          */
         ca: z.string().min(1),
-        /** The CA's CRL: a file (DER or PEM; reloaded when it changes) or an https:// URL. */
-        crl: z
-          .string()
-          .min(1)
-          .refine(
-            (value) => !looksLikeUrl(value) || isUrlWithout(value, ['https:']),
-            'a file path or an https:// URL without credentials',
-          )
-          .optional(),
+        /**
+         * The CA's CRL: a file (DER or PEM; reloaded when it changes) or an https:// URL. URLs are
+         * checked by the URL guard with the rest of the config (revocationUrls, below).
+         */
+        crl: z.string().min(1).optional(),
         /** The CA's OCSP responder: an http(s):// URL, or `aia` for the one each certificate names. */
-        ocsp: z
-          .string()
-          .min(1)
-          .refine(
-            (value) => value === 'aia' || isUrlWithout(value, ['http:', 'https:']),
-            '"aia" or an http:// or https:// URL without credentials',
-          )
-          .optional(),
+        ocsp: z.string().min(1).optional(),
         /**
          * The longest a CRL or an OCSP answer is used before it is fetched again; a CRL is also
          * fetched again shortly before its nextUpdate, and an OCSP answer is kept no later than its own.
@@ -60,3 +40,35 @@ export const revocationSettingsSchema = z
   .default([]);
 
 export type RevocationSetting = z.infer<typeof revocationSettingsSchema>[number];
+
+/**
+ * The URLs among the revocation sources, for the URL guard (src/guard/url-guard.ts), by their
+ * path inside `mqtt.revocation`. A CRL is fetched over https (or from a file). OCSP keeps plain
+ * http, as responders are published (RFC 6960 and the CAs' AIA URLs use http: an answer is
+ * signed by the CA, so TLS would add nothing to its integrity); credentials are refused in both.
+ */
+export function revocationUrls(sources: readonly RevocationSetting[]): OperatorUrl[] {
+  return sources.flatMap((source, index): OperatorUrl[] => [
+    ...(source.crl !== undefined && looksLikeUrl(source.crl)
+      ? [
+          {
+            path: [index, 'crl'],
+            value: source.crl,
+            rules: { schemes: ['https:'], expected: 'a file path or an https:// URL' },
+          },
+        ]
+      : []),
+    ...(source.ocsp !== undefined && source.ocsp !== 'aia'
+      ? [
+          {
+            path: [index, 'ocsp'],
+            value: source.ocsp,
+            rules: {
+              schemes: ['http:', 'https:'],
+              expected: '"aia" or an http:// or https:// URL',
+            },
+          },
+        ]
+      : []),
+  ]);
+}

@@ -1,4 +1,5 @@
 import type { Operation } from '../../api/operation.js';
+import { memberOf, tagListFields, textField } from '../../guard/field-guard.js';
 import { tagList } from '../../registry/operations/common.js';
 import { tagsFromList } from '../../registry/tags.js';
 import { bodyObject, queryBoolean, requiredString } from '../../api/validation.js';
@@ -29,6 +30,10 @@ export function policyOperations(service: PolicyService): Operation[] {
       path: '/policies/:policyName',
       readOnly: false,
       resource: policyArn,
+      freeFormFields: (request) => [
+        ...textField('policyName', 'names', request.params.policyName),
+        ...tagListFields(memberOf(request.body, 'tags')),
+      ],
       async handle(request) {
         const name = policyNameOf(request);
         const text = documentOf(request.body);

@@ -1,4 +1,5 @@
 import type { Operation, OperationRequest } from '../../api/operation.js';
+import { memberOf, tagListFields } from '../../guard/field-guard.js';
 import type { Registry } from '../registry.js';
 import { tagsFromList } from '../tags.js';
 import {
@@ -25,6 +26,7 @@ export function tagOperations(registry: Registry): Operation[] {
       path: '/tags',
       readOnly: false,
       resource: bodyArn,
+      freeFormFields: (request) => tagListFields(memberOf(request.body, 'tags')),
       async handle(request) {
         const body = bodyObject(request.body);
         const resourceArn = requiredString(body.resourceArn, 'resourceArn', ARN);

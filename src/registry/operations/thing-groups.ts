@@ -1,5 +1,12 @@
 import type { Operation, OperationRequest } from '../../api/operation.js';
 import type { IotArns } from '../../api/iot-arns.js';
+import {
+  attributeMapFields,
+  memberOf,
+  tagListFields,
+  textField,
+  type FreeFormField,
+} from '../../guard/field-guard.js';
 import { registryResourceOf, type ResourceKind } from '../arns.js';
 import type { Registry } from '../registry.js';
 import { tagsFromList } from '../tags.js';
@@ -84,6 +91,23 @@ function thingGroupProperties(value: unknown, required: boolean) {
   };
 }
 
+/** `thingGroupProperties`' description and attributes, for the field guard. */
+function thingGroupPropertyFields(body: unknown): FreeFormField[] {
+  const field = 'thingGroupProperties';
+  const properties = memberOf(body, field);
+  return [
+    ...textField(
+      `${field}.thingGroupDescription`,
+      'descriptions',
+      memberOf(properties, 'thingGroupDescription'),
+    ),
+    ...attributeMapFields(
+      memberOf(memberOf(properties, 'attributePayload'), 'attributes'),
+      `${field}.attributePayload.attributes`,
+    ),
+  ];
+}
+
 /**
  * CreateThingGroup, DescribeThingGroup, ListThingGroups, UpdateThingGroup, DeleteThingGroup,
  * AddThingToThingGroup, RemoveThingFromThingGroup, ListThingsInThingGroup, ListThingGroupsForThing.
@@ -107,6 +131,12 @@ export function thingGroupOperations(registry: Registry): Operation[] {
       path: '/thing-groups/:thingGroupName',
       readOnly: false,
       resource: groupArn,
+      // The parent group it names is an existing one.
+      freeFormFields: (request) => [
+        ...textField('thingGroupName', 'names', request.params.thingGroupName),
+        ...thingGroupPropertyFields(request.body),
+        ...tagListFields(memberOf(request.body, 'tags')),
+      ],
       async handle(request) {
         const body = bodyObject(request.body);
         const parentGroupName = optionalString(
@@ -174,6 +204,7 @@ export function thingGroupOperations(registry: Registry): Operation[] {
       path: '/thing-groups/:thingGroupName',
       readOnly: false,
       resource: groupArn,
+      freeFormFields: (request) => thingGroupPropertyFields(request.body),
       async handle(request) {
         const body = bodyObject(request.body);
         const properties = thingGroupProperties(body.thingGroupProperties, true);

@@ -1,4 +1,11 @@
 import type { Operation } from '../../api/operation.js';
+import {
+  memberOf,
+  tagListFields,
+  textField,
+  textListFields,
+  type FreeFormField,
+} from '../../guard/field-guard.js';
 import type { Registry } from '../registry.js';
 import { tagsFromList } from '../tags.js';
 import type { PropagatingAttribute, ThingTypeProperties } from '../thing-types.js';
@@ -70,6 +77,39 @@ function thingTypeProperties(value: unknown): ThingTypeProperties | undefined {
   };
 }
 
+/**
+ * CreateThingType's new text for the field guard: the name, the description, the searchable
+ * attribute names, the MQTT 5 user property keys it defines, and the tags.
+ */
+function thingTypeFields(name: unknown, body: unknown): FreeFormField[] {
+  const properties = memberOf(body, 'thingTypeProperties');
+  const propagating = memberOf(memberOf(properties, 'mqtt5Configuration'), 'propagatingAttributes');
+  const field = 'thingTypeProperties';
+  return [
+    ...textField('thingTypeName', 'names', name),
+    ...textField(
+      `${field}.thingTypeDescription`,
+      'descriptions',
+      memberOf(properties, 'thingTypeDescription'),
+    ),
+    ...textListFields(
+      `${field}.searchableAttributes`,
+      'attributes',
+      memberOf(properties, 'searchableAttributes'),
+    ),
+    ...(Array.isArray(propagating)
+      ? propagating.flatMap((attribute, index) =>
+          textField(
+            `${field}.mqtt5Configuration.propagatingAttributes[${index}].userPropertyKey`,
+            'names',
+            memberOf(attribute, 'userPropertyKey'),
+          ),
+        )
+      : []),
+    ...tagListFields(memberOf(body, 'tags')),
+  ];
+}
+
 /** CreateThingType, DescribeThingType, ListThingTypes, DeprecateThingType, DeleteThingType. */
 export function thingTypeOperations(registry: Registry): Operation[] {
   const thingTypeArn = (request: { params: Record<string, string> }) =>
@@ -95,6 +135,7 @@ export function thingTypeOperations(registry: Registry): Operation[] {
       path: '/thing-types/:thingTypeName',
       readOnly: false,
       resource: thingTypeArn,
+      freeFormFields: (request) => thingTypeFields(request.params.thingTypeName, request.body),
       async handle(request) {
         const body = bodyObject(request.body);
         const properties = thingTypeProperties(body.thingTypeProperties);

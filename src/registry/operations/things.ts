@@ -1,4 +1,5 @@
 import type { Operation } from '../../api/operation.js';
+import { attributeMapFields, memberOf, textField } from '../../guard/field-guard.js';
 import type { Registry } from '../registry.js';
 import {
   ATTRIBUTE_NAME,
@@ -22,6 +23,14 @@ import {
   pathName,
 } from './common.js';
 
+/** `attributePayload.attributes` of CreateThing and UpdateThing, for the field guard. */
+function thingAttributeFields(body: unknown) {
+  return attributeMapFields(
+    memberOf(memberOf(body, 'attributePayload'), 'attributes'),
+    'attributePayload.attributes',
+  );
+}
+
 /** CreateThing, DescribeThing, ListThings, UpdateThing, DeleteThing. */
 export function thingOperations(registry: Registry): Operation[] {
   const thingArn = (request: { params: Record<string, string> }) =>
@@ -33,6 +42,10 @@ export function thingOperations(registry: Registry): Operation[] {
       path: '/things/:thingName',
       readOnly: false,
       resource: thingArn,
+      freeFormFields: (request) => [
+        ...textField('thingName', 'names', request.params.thingName),
+        ...thingAttributeFields(request.body),
+      ],
       async handle(request) {
         const body = bodyObject(request.body);
         const thingTypeName = optionalString(body.thingTypeName, 'thingTypeName', RESOURCE_NAME);
@@ -92,6 +105,8 @@ export function thingOperations(registry: Registry): Operation[] {
       path: '/things/:thingName',
       readOnly: false,
       resource: thingArn,
+      // The thing type it names is an existing one: only the attributes are new text.
+      freeFormFields: (request) => thingAttributeFields(request.body),
       async handle(request) {
         const body = bodyObject(request.body);
         const thingTypeName = optionalString(body.thingTypeName, 'thingTypeName', RESOURCE_NAME);
