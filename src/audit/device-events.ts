@@ -291,21 +291,11 @@ export class DeviceSecurityEvents implements DeviceSecurityReports {
       refusal.reason,
       refusal.certificate?.certificateId ?? refusal.accessKeyId ?? '',
     ].join('\u0000');
-    let summary = this.refusals.get(key);
-    if (!summary) {
-      if (this.refusals.size >= this.maxSummaries) this.writeAll(this.refusals);
-      summary = {
-        first: time,
-        last: time,
-        count: 0,
-        refusal,
-        clientIds: new Set(),
-        serverNames: new Set(),
-      };
-      this.refusals.set(key, summary);
-    }
-    summary.count += 1;
-    summary.last = time;
+    const summary = this.counted(this.refusals, key, time, () => ({
+      refusal,
+      clientIds: new Set<string>(),
+      serverNames: new Set<string>(),
+    }));
     addSample(summary.clientIds, refusal.clientId);
     addSample(summary.serverNames, serverNameOf(refusal.origin));
   }
@@ -314,14 +304,10 @@ export class DeviceSecurityEvents implements DeviceSecurityReports {
     if (this.closed) return;
     const time = this.now();
     const key = `${denial.clientId}\u0000${denial.identity.principalId}`;
-    let summary = this.denials.get(key);
-    if (!summary) {
-      if (this.denials.size >= this.maxSummaries) this.writeAll(this.denials);
-      summary = { first: time, last: time, count: 0, denial, actions: new Map() };
-      this.denials.set(key, summary);
-    }
-    summary.count += 1;
-    summary.last = time;
+    const summary = this.counted(this.denials, key, time, () => ({
+      denial,
+      actions: new Map<DeniedAction, { count: number; resources: Set<string> }>(),
+    }));
     // The latest connection's origin: a client that reconnected within the minute is named by it.
     if (denial.origin) summary.denial = denial;
     let action = summary.actions.get(denial.action);
@@ -337,21 +323,11 @@ export class DeviceSecurityEvents implements DeviceSecurityReports {
     if (this.closed) return;
     const time = this.now();
     const key = [report.clientId ?? '', report.identity.principalId, report.action].join('\u0000');
-    let summary = this.payloads.get(key);
-    if (!summary) {
-      if (this.payloads.size >= this.maxSummaries) this.writeAll(this.payloads);
-      summary = {
-        first: time,
-        last: time,
-        count: 0,
-        report,
-        detectors: new Map(),
-        topics: new Set(),
-      };
-      this.payloads.set(key, summary);
-    }
-    summary.count += 1;
-    summary.last = time;
+    const summary = this.counted(this.payloads, key, time, () => ({
+      report,
+      detectors: new Map<string, number>(),
+      topics: new Set<string>(),
+    }));
     if (report.origin) summary.report = report;
     for (const id of report.detectors)
       summary.detectors.set(id, (summary.detectors.get(id) ?? 0) + 1);
@@ -412,6 +388,27 @@ export class DeviceSecurityEvents implements DeviceSecurityReports {
           summaries.delete(key);
           this.writeSummary(summary);
         }
+  }
+
+  /**
+   * The summary under `key`, begun when there is none (writing every summary of its kind first
+   * when there are already `maxSummaries`), with this occurrence counted.
+   */
+  private counted<S extends Summary>(
+    summaries: Map<string, S>,
+    key: string,
+    time: number,
+    begin: () => Omit<S, keyof Window>,
+  ): S {
+    let summary = summaries.get(key);
+    if (!summary) {
+      if (summaries.size >= this.maxSummaries) this.writeAll(summaries);
+      summary = { first: time, last: time, count: 0, ...begin() } as S;
+      summaries.set(key, summary);
+    }
+    summary.count += 1;
+    summary.last = time;
+    return summary;
   }
 
   private writeAll(summaries: Map<string, Summary>): void {

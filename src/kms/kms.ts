@@ -111,9 +111,12 @@ export class Kms implements Sealer {
     if (scope === undefined) return this.rowsById.get(this.defaultKeyId) as KeyRow;
     const existing = this.rowsById.get(`scope/${scope}`);
     if (existing) return existing;
-    this.keyStore.ensureScopeKey(scope);
-    this.reload();
-    return this.rowsById.get(`scope/${scope}`) as KeyRow;
+    // Only the new row joins what this process knows: reading every key again made each new
+    // thing's first write cost as much as the keys before it (CreateThing slowed as things grew).
+    const created = this.keyStore.ensureScopeKey(scope);
+    this.rowsByNum.set(created.num, created);
+    this.rowsById.set(created.id, created);
+    return created;
   }
 
   /** The data key this process seals under for `row`, if it is still current and not worn out. */
