@@ -20,6 +20,7 @@ import {
   type XmlObject,
   type XmlValue,
 } from '../iam/query/index.js';
+import { FieldGuard, sensitiveDataWarningHeader } from '../guard/field-guard.js';
 import { Guard } from '../guard/guard.js';
 import { createLogger } from '../logs/logger.js';
 import { CliAudit, cliUserIdentity, operatorFacts, withCliAudit } from './cli-audit.js';
@@ -388,8 +389,18 @@ function registerQueryCommand(iam: Command, spec: QueryCommand): void {
           (candidate) => candidate.service === 'iam' && candidate.name === spec.action,
         );
         if (!queryAction) throw new Error(`internal: no IAM Query action ${spec.action}`);
-        const call = (callParams: QueryParams) =>
-          queryAction.handle(callParams, localContext(config));
+        // The names and descriptions a command writes are guarded as the API's are.
+        const fieldGuard = new FieldGuard(new Guard(config.guard));
+        const call = (callParams: QueryParams) => {
+          const warnings = queryAction.freeFormFields
+            ? fieldGuard.check(queryAction.freeFormFields(callParams))
+            : [];
+          if (warnings.length > 0)
+            process.stderr.write(
+              `bulwark: warning: sensitive data in ${sensitiveDataWarningHeader(warnings)}\n`,
+            );
+          return queryAction.handle(callParams, localContext(config));
+        };
         const result = await audit.run(
           {
             eventSource: IAM_EVENT_SOURCE,

@@ -49,11 +49,13 @@ function ok(args: string[], onDataDir = dataDir): CliJson | undefined {
 }
 
 /** A command that must fail with `status` and say `message` (as `bulwark: …`) on stderr only. */
-function fails(args: string[], status: number, message: RegExp): void {
+/** Runs a command that must fail; its stderr. */
+function fails(args: string[], status: number, message: RegExp): string {
   const result = iam(args);
   assert.equal(result.status, status, `bulwark iam ${args.join(' ')}: ${result.stderr}`);
   assert.equal(result.stdout, '');
   assert.match(result.stderr, message);
+  return result.stderr;
 }
 
 function newAccessKey(userName: string, onDataDir = dataDir): AwsCredentials {
@@ -289,6 +291,13 @@ test('bad input exits 2 and a refused call 1, with the IAM Query API messages', 
     /^bulwark: Policy arn:aws:iam::000000000000:policy\/none does not exist or is not attachable\.\n$/,
   );
   fails(['create-user'], 2, /required option '--user <name>' not specified/);
+  // The field guard: a name holding an e-mail address is refused, naming the detector, not the value.
+  const refused = fails(
+    ['create-user', '--user', 'alice@example.com'],
+    2,
+    /^bulwark: UserName was refused: it holds data the EMAIL_ADDRESS detector flags/,
+  );
+  assert.ok(!refused.includes('alice@example.com'), refused);
 });
 
 /** The WARN record of the recovery among stderr's lines. */
