@@ -259,7 +259,11 @@ test('flagged payloads are delivered; topics no rule covers, and detectors a rul
     () => server.stderr().includes('publish flagged: sensitive data in its payload'),
     'the operational log line of the flag',
   );
-  assert.match(server.stderr(), /"status":"Success".*"reason":"SENSITIVE_DATA_IN_PAYLOAD"/);
+  // The device log entry follows the operational line: wait for it too.
+  await eventually(
+    () => /"status":"Success".*"reason":"SENSITIVE_DATA_IN_PAYLOAD"/.test(server.stderr()),
+    'the device log entry of the flag',
+  );
   assert.match(server.stderr(), /"status":"Failure".*"reason":"SENSITIVE_DATA_IN_PAYLOAD"/);
 });
 
