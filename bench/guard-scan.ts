@@ -11,11 +11,9 @@
  * Environment: BENCH_SCALE multiplies the document count (e.g. 0.1 for a smoke run). Prints a
  * markdown table; writes no file.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { IotArns } from '../src/api/iot-arns.js';
 import { openDataDir } from '../src/app/data-dir.js';
 import { loadConfig } from '../src/config/index.js';
@@ -23,11 +21,10 @@ import { Guard } from '../src/guard/guard.js';
 import { ItemScanner } from '../src/guard/scan/item-scanner.js';
 import { storedDataSources } from '../src/guard/scan/sources.js';
 import type { ScannedItem } from '../src/guard/scan/types.js';
+import { runCliAsync } from '../test/helpers/cli.js';
 import { plants, writeShadowCorpus } from '../test/helpers/shadow-corpus.js';
 import { codeVersion } from './results-file.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CLI = join(ROOT, 'dist/src/cli/main.js');
 const SCALE = Number(process.env.BENCH_SCALE ?? '1');
 if (!(SCALE > 0)) throw new Error('BENCH_SCALE must be a positive number');
 const DOCUMENTS = Math.max(1000, Math.round(100_000 * SCALE));
@@ -45,25 +42,9 @@ interface Figures {
   maxRssBytes?: number;
 }
 
-function run(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    env: Object.fromEntries(
-      Object.entries(process.env).filter(([name]) => !name.startsWith('BULWARK_')),
-    ),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve) =>
-    child.on('close', (status) => resolve({ status, stdout, stderr })),
-  );
-}
-
 /** One `bulwark scan --new --json` of the whole data dir. */
 async function cliScan(dataDir: string): Promise<Figures> {
-  const result = await run(['scan', '--data-dir', dataDir, '--new', '--json']);
+  const result = await runCliAsync(['scan', '--data-dir', dataDir, '--new', '--json']);
   if (result.status !== 0) throw new Error(`bulwark scan failed: ${result.stderr}`);
   const output = JSON.parse(result.stdout) as {
     scan: { statistics: { itemsScanned: number; bytesScanned: number } };
@@ -133,7 +114,7 @@ function row(figures: Figures): string {
 const dir = mkdtempSync(join(tmpdir(), 'bulwark-bench-scan-'));
 try {
   const dataDir = join(dir, 'data');
-  const init = await run(['init', '--data-dir', dataDir]);
+  const init = await runCliAsync(['init', '--data-dir', dataDir]);
   if (init.status !== 0) throw new Error(`bulwark init failed: ${init.stderr}`);
   const load = loadavg();
   progress(`writing ${DOCUMENTS} shadow documents…`);

@@ -1,5 +1,11 @@
 import type { QoS } from 'mqtt-packet';
-import { UNREADABLE, type Migration, type Store, type StoreReader } from '../store/index.js';
+import {
+  readPage,
+  UNREADABLE,
+  type Migration,
+  type Store,
+  type StoreReader,
+} from '../store/index.js';
 import type { Message, MessageProperties } from './message.js';
 
 export const RETAINED_TABLE = 'broker_retained';
@@ -106,11 +112,12 @@ export class RetainedMessages {
     limit: number,
     now = Date.now(),
   ): Promise<{ messages: { topic: string; payload: Buffer }[]; next?: string }> {
-    const rows = await store.list(RETAINED_TABLE, {
-      ...(after !== undefined ? { after: { topic: after } } : {}),
+    const { rows, last } = await readPage(
+      store,
+      RETAINED_TABLE,
+      after === undefined ? undefined : { topic: after },
       limit,
-      onUnreadable: 'mark',
-    });
+    );
     const messages: { topic: string; payload: Buffer }[] = [];
     for (const row of rows) {
       const expiresAt = row.expires_at as number | null;
@@ -118,8 +125,7 @@ export class RetainedMessages {
       if (expiresAt !== null && expiresAt <= now) continue;
       messages.push({ topic: row.topic as string, payload: row.payload });
     }
-    const last = rows[rows.length - 1];
-    return rows.length === limit && last ? { messages, next: last.topic as string } : { messages };
+    return last ? { messages, next: last.topic as string } : { messages };
   }
 
   /** Stores or, for an empty payload, deletes the topic's retained message [MQTT-3.3.1-6] [MQTT-3.3.1-7]. */

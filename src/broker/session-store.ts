@@ -1,5 +1,6 @@
 import type { QoS } from 'mqtt-packet';
 import {
+  readPage,
   UNREADABLE,
   type Migration,
   type Row,
@@ -398,11 +399,12 @@ export class SessionStore {
     messages: { clientId: string; seq: number; topic: string; payload: Buffer }[];
     next?: { clientId: string; seq: number };
   }> {
-    const rows = await this.store.list(SESSION_MESSAGES, {
-      ...(after ? { after: { client_id: after.clientId, seq: after.seq } } : {}),
+    const { rows, last } = await readPage(
+      this.store,
+      SESSION_MESSAGES,
+      after ? { client_id: after.clientId, seq: after.seq } : undefined,
       limit,
-      onUnreadable: 'mark',
-    });
+    );
     const messages: { clientId: string; seq: number; topic: string; payload: Buffer }[] = [];
     for (const row of rows) {
       if (UNREADABLE in row || !Buffer.isBuffer(row.payload)) continue;
@@ -414,8 +416,7 @@ export class SessionStore {
         payload: message.payload,
       });
     }
-    const last = rows[rows.length - 1];
-    return rows.length === limit && last
+    return last
       ? { messages, next: { clientId: last.client_id as string, seq: last.seq as number } }
       : { messages };
   }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { BulwarkError } from '../errors.js';
-import type { Row, StoreReader, StoreWriter } from '../store/index.js';
+import { readPage, type Row, type StoreReader, type StoreWriter } from '../store/index.js';
 import {
   applyAttributePayload,
   checkAttributeCount,
@@ -265,19 +265,19 @@ export class Things {
     after: string | undefined,
     limit: number,
   ): Promise<{ things: { thingName: string; attributes: Attributes }[]; next?: string }> {
-    const rows = await this.context.store.list(THINGS_TABLE, {
-      ...(after !== undefined ? { after: { thing_name: after } } : {}),
+    const { rows, last } = await readPage(
+      this.context.store,
+      THINGS_TABLE,
+      after === undefined ? undefined : { thing_name: after },
       limit,
-      onUnreadable: 'mark',
-    });
+    );
     const things: { thingName: string; attributes: Attributes }[] = [];
     for (const row of rows) {
       const attributes = row.attributes as Attributes | null | undefined;
       if (attributes && Object.keys(attributes).length > 0)
         things.push({ thingName: row.thing_name as string, attributes });
     }
-    const last = rows[rows.length - 1];
-    return rows.length === limit && last ? { things, next: last.thing_name as string } : { things };
+    return last ? { things, next: last.thing_name as string } : { things };
   }
 
   async update(input: UpdateThingInput): Promise<void> {

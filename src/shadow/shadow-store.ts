@@ -1,5 +1,6 @@
 import { isBulwarkError } from '../errors.js';
 import {
+  readPage,
   UNREADABLE,
   type Migration,
   type Row,
@@ -197,19 +198,18 @@ export class ShadowStore {
     after: ShadowPosition | undefined,
     limit: number,
   ): Promise<{ shadows: ShadowState[]; next?: ShadowPosition }> {
-    const rows = await this.store.list(SHADOWS_TABLE, {
-      ...(after
+    const { rows, last } = await readPage(
+      this.store,
+      SHADOWS_TABLE,
+      after
         ? {
-            after: {
-              thing_name: after.thingName,
-              shadow_name: after.shadowName,
-              slot: Number.MAX_SAFE_INTEGER,
-            },
+            thing_name: after.thingName,
+            shadow_name: after.shadowName,
+            slot: Number.MAX_SAFE_INTEGER,
           }
-        : {}),
+        : undefined,
       limit,
-      onUnreadable: 'mark',
-    });
+    );
     const shadows: ShadowState[] = [];
     for (const row of rows) {
       const stored = row.document as { state: Sections } | null | undefined;
@@ -221,8 +221,7 @@ export class ShadowStore {
         state: stored.state,
       });
     }
-    const last = rows[rows.length - 1];
-    return rows.length === limit && last
+    return last
       ? {
           shadows,
           next: { thingName: last.thing_name as string, shadowName: last.shadow_name as string },

@@ -10,6 +10,7 @@ import type { Migration } from './types.js';
 export { SealedStore } from './sealed-store.js';
 export { rewrapAll, countOnOldVersions, type RewrapProgress, type RewrapReport } from './rewrap.js';
 export * from './types.js';
+export { readPage } from './page.js';
 
 export function sqlitePath(dataDir: string): string {
   return join(dataDir, 'db', 'bulwark.db');

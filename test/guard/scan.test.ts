@@ -21,6 +21,8 @@ import {
 import {
   CLI,
   cleanEnv,
+  runCliAsync,
+  type CliResult,
   EPHEMERAL_PORTS_WITH_DEV,
   fileCleanup,
   runCli,
@@ -55,25 +57,9 @@ const HEAP_CAP_MB = 96;
  */
 const RSS_GROWTH_BOUND_BYTES = 56 * 1024 * 1024;
 
-interface CliRun {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** `bulwark ARGS` from dist, its old generation capped, waited for (a scan may take a while). */
-function bulwark(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
-  const child = spawn(process.execPath, [`--max-old-space-size=${HEAP_CAP_MB}`, CLI, ...args], {
-    env: cleanEnv(env),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve) =>
-    child.on('close', (status) => resolve({ status, stdout, stderr })),
-  );
+function bulwark(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return runCliAsync(args, { env, nodeArgs: [`--max-old-space-size=${HEAP_CAP_MB}`] });
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -85,7 +71,7 @@ interface ScanOutput {
   process: { elapsedMs: number; maxRssBytes: number };
 }
 
-function scanOutput(run: CliRun): ScanOutput {
+function scanOutput(run: CliResult): ScanOutput {
   assert.equal(run.status, 0, run.stderr);
   return JSON.parse(run.stdout) as ScanOutput;
 }
