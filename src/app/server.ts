@@ -200,8 +200,9 @@ export async function startBulwark(
   const close = async () => {
     stopWatchingCertificate?.();
     revocation?.close();
-    broker?.close();
+    const brokerClosed = broker?.close();
     await Promise.all([
+      brokerClosed,
       closeServer(mqtt),
       closeServer(dev),
       wss?.close(),

@@ -26,7 +26,12 @@ import { sendPublish, type EncodedPublishes } from './outbound-publish.js';
 import { Reason } from './reason-codes.js';
 import type { RetainedMessages } from './retained.js';
 import { Session, type InflightDelivery, type SubscriptionOptions } from './session.js';
-import type { SessionStore, StoredMessage, StoredSession } from './session-store.js';
+import {
+  ACK_WAIT_MS,
+  type SessionStore,
+  type StoredMessage,
+  type StoredSession,
+} from './session-store.js';
 import { matchesFilter, TopicIndex } from './topics/topic-index.js';
 import type { TopicLimits } from './topics/topic-validation.js';
 import type { TopicService } from './topic-services.js';
@@ -416,9 +421,23 @@ export class Broker {
     publisher?: Publisher,
     requester: object | undefined = publisher?.connection,
   ): Promise<void> {
+    await this.publishFrom(message, publisher, requester);
+  }
+
+  /**
+   * As `publish`, with a promise only when there is something to wait for (a retained message or
+   * a delivery being stored): a QoS 0 message is routed and sent without one, which is most of
+   * what a busy broker does.
+   */
+  publishFrom(
+    message: Message,
+    publisher?: Publisher,
+    requester: object | undefined = publisher?.connection,
+  ): Promise<void> | undefined {
     if (requester) this.requestService(message, requester);
-    if (message.retain) await this.retained.set(message);
-    await this.dispatch(this.route(message), publisher);
+    if (message.retain)
+      return this.retained.set(message).then(() => this.dispatch(this.route(message), publisher));
+    return this.dispatch(this.route(message), publisher);
   }
 
   /** Hands a client's publish on a reserved service topic (a shadow request) to its service. */
@@ -510,9 +529,14 @@ export class Broker {
    * the windows allow. Offline QoS 0 is not kept. A publisher whose message found a connected
    * subscriber far behind waits for it before its next PUBLISH is read (backpressure).
    */
-  private async dispatch(deliveries: [Session, Delivery][], publisher?: Publisher): Promise<void> {
+  private dispatch(
+    deliveries: [Session, Delivery][],
+    publisher?: Publisher,
+  ): Promise<void> | undefined {
     const toSend: [Session, InflightDelivery][] = [];
     const stored: { clientId: string; message: StoredMessage }[] = [];
+    /** Every stored delivery is QoS 1 and sent, or queued, to a connected client. */
+    let acknowledgementsExpected = true;
     const now = Date.now();
     const encoded: EncodedPublishes = new Map();
     for (const [session, delivery] of deliveries) {
@@ -532,6 +556,8 @@ export class Broker {
             sendPublish(session.connection, delivery, placed.packetId, false, encoded);
         }
         if (persistent) {
+          acknowledgementsExpected &&=
+            delivery.qos === 1 && session.connection !== undefined && placed !== 'spilled';
           delivery.seq = session.nextSeq++;
           if (placed !== 'spilled') session.lastSeqInMemory = delivery.seq;
           stored.push({
@@ -556,11 +582,15 @@ export class Broker {
     const receipts =
       publisherSession && this.isPersistent(publisherSession) ? publisherSession : undefined;
     if (receipts) receipts.stored = true;
-    if (stored.length > 0 || receipts) await this.sessionStore.commit(stored, receipts);
-    for (const [session, inflight] of toSend) {
-      if (session.connection && session.inflight.get(inflight.packetId) === inflight)
-        sendPublish(session.connection, inflight.delivery, inflight.packetId, false, encoded);
-    }
+    // Nothing stored means nothing waits to be sent either (only stored deliveries do).
+    if (stored.length === 0 && !receipts) return undefined;
+    const ackWaitMs = acknowledgementsExpected && !receipts ? ACK_WAIT_MS : undefined;
+    return this.sessionStore.commit(stored, receipts, ackWaitMs).then(() => {
+      for (const [session, inflight] of toSend) {
+        if (session.connection && session.inflight.get(inflight.packetId) === inflight)
+          sendPublish(session.connection, inflight.delivery, inflight.packetId, false, encoded);
+      }
+    });
   }
 
   /** Whether a connected session is far enough behind that publishers should wait for it. */
@@ -687,8 +717,7 @@ export class Broker {
       const delivery = session.queue[0] as Delivery;
       if (delivery.message.expiresAt !== undefined && delivery.message.expiresAt <= now) {
         session.queue.shift();
-        if (delivery.seq !== undefined)
-          await this.sessionStore.removeMessage(session.clientId, delivery.seq);
+        if (delivery.seq !== undefined) this.forgetStored(session, delivery.seq);
         continue;
       }
       const packetId = session.nextPacketId();
@@ -730,19 +759,24 @@ export class Broker {
   /** PUBACK or PUBCOMP: the delivery is done; its stored copy goes, the window moves on. */
   async completeDelivery(session: Session, inflight: InflightDelivery): Promise<void> {
     session.inflight.delete(inflight.packetId);
-    // Not awaited: a delete lost in a crash only re-delivers a message the client already has
-    // (QoS 1), or re-sends a PUBREL it answers with PUBCOMP (QoS 2). The window moves on now.
-    if (inflight.delivery.seq !== undefined) {
-      this.sessionStore
-        .removeMessage(session.clientId, inflight.delivery.seq)
-        .catch((error: unknown) =>
-          this.logger.error(
-            { err: error, clientId: session.clientId },
-            'could not remove a delivered message from the session store',
-          ),
-        );
-    }
+    if (inflight.delivery.seq !== undefined) this.forgetStored(session, inflight.delivery.seq);
     await this.drainQueue(session);
+  }
+
+  /**
+   * Removes a delivered or expired message's stored copy, not awaited: a delete lost in a crash
+   * only re-delivers a message the client already has (QoS 1), re-sends a PUBREL it answers with
+   * PUBCOMP (QoS 2), or finds an expired message and drops it again. The window moves on now.
+   */
+  private forgetStored(session: Session, seq: number): void {
+    this.sessionStore
+      .removeMessage(session.clientId, seq)
+      .catch((error: unknown) =>
+        this.logger.error(
+          { err: error, clientId: session.clientId },
+          'could not remove a delivered message from the session store',
+        ),
+      );
   }
 
   /** PUBREC: the PUBREL stage is stored before PUBREL goes out [MQTT-4.3.3-4]. */
@@ -847,9 +881,13 @@ export class Broker {
     }
   }
 
-  /** Tells every client the server is going away (MQTT 5: reason 0x8B) and closes them. */
-  close(): void {
+  /**
+   * Tells every client the server is going away (MQTT 5: reason 0x8B) and closes them; settles
+   * once the session store has written what it still held.
+   */
+  async close(): Promise<void> {
     clearInterval(this.sweepTimer);
     for (const connection of this.connections) connection.disconnect(Reason.ServerShuttingDown);
+    await this.sessionStore.close();
   }
 }

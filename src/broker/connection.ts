@@ -79,6 +79,8 @@ export class Connection {
   private throttledUntil = 0;
   /** The last acknowledgement in line (see acknowledgeInOrder). */
   private acknowledged: Promise<void> = Promise.resolve();
+  /** Acknowledgements in that line not yet sent. */
+  private acknowledgementsWaiting = 0;
   /** While set, this client's PUBLISHes wait: a subscriber of its messages is far behind. */
   private publishGate: Promise<void> | undefined;
   /** Publishers waiting for this connection to catch up; each entry releases one. */
@@ -226,9 +228,16 @@ export class Connection {
    * Sends `ack` once `done` settles, after every acknowledgement asked for before it, so PUBACKs
    * go out in the order their PUBLISHes arrived [MQTT-4.6.0-2]. A failure closes the connection.
    */
-  acknowledgeInOrder(done: Promise<void>, ack: Packet): void {
+  acknowledgeInOrder(done: Promise<void> | undefined, ack: Packet): void {
+    // Nothing to wait for and none ahead of it: sent at once, without a promise.
+    if (!done && this.acknowledgementsWaiting === 0) return this.send(ack);
+    this.acknowledgementsWaiting += 1;
     this.acknowledged = this.acknowledged
-      .then(() => done.then(() => this.send(ack)))
+      .then(() => done)
+      .then(() => {
+        this.acknowledgementsWaiting -= 1;
+        this.send(ack);
+      })
       .catch((error: unknown) => this.internalError(error));
   }
 

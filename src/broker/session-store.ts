@@ -188,7 +188,34 @@ interface UnflushedDelivery {
 }
 
 /** How long a write waits for others to share its commit, and for acknowledgements to cancel it. */
-const FLUSH_DELAY_MS = 1;
+const COMMIT_DELAY_MS = 1;
+/**
+ * How long QoS 1 deliveries to connected clients may wait for their acknowledgements instead of
+ * being written. One queued behind the client's window is acknowledged within a few ms when the
+ * client keeps up; written after 1 ms, most of them were sealed, written and deleted again, which
+ * was most of the broker's work under QoS 1 load. It delays the publisher's PUBACK only for a
+ * delivery its client does not acknowledge meanwhile.
+ */
+export const ACK_WAIT_MS = 10;
+/**
+ * A flush also takes the writes due this much later, so flushes (fsyncs) come at most about this
+ * often while deliveries wait for acknowledgements, and each such delivery waits at least
+ * ACK_WAIT_MS less this.
+ */
+const FLUSH_AHEAD_MS = ACK_WAIT_MS / 2;
+
+interface PendingWrite {
+  apply: (tx: StoreWriter) => Promise<void>;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+  /** Epoch ms by which the write is to be flushed. */
+  dueAt: number;
+  /**
+   * Called as the write is taken into a flush; false when nothing is left to write (every
+   * delivery was acknowledged meanwhile), so the write is settled without a transaction.
+   */
+  taken?: () => boolean;
+}
 
 function unflushedKey(clientId: string, seq: number): string {
   return `${clientId}\0${seq}`;
@@ -210,12 +237,10 @@ function messageFromRow(row: Row): StoredMessage {
  */
 export class SessionStore {
   private readonly store: Store;
-  private readonly pending: {
-    apply: (tx: StoreWriter) => Promise<void>;
-    resolve: () => void;
-    reject: (error: unknown) => void;
-  }[] = [];
-  private flushScheduled = false;
+  private readonly pending: PendingWrite[] = [];
+  /** When the scheduled flush is due (Infinity: none is), and its timer. */
+  private flushDueAt = Number.POSITIVE_INFINITY;
+  private flushTimer: NodeJS.Timeout | undefined;
   /**
    * Deliveries asked to be stored but not yet flushed, by `clientId\0seq`. One acknowledged
    * before its flush is never written at all: the message already reached the client, so there is
@@ -261,29 +286,58 @@ export class SessionStore {
   }
 
   /**
-   * Group commit: every write asked for in one turn of the event loop goes into one transaction,
-   * in the order asked, so many connections' acknowledgements share one fsync. Each caller's
-   * promise settles when its write is durable (or failed).
+   * Group commit: the writes asked for before a flush go into one transaction, in the order asked,
+   * so many connections' acknowledgements share one fsync. Each caller's promise settles when its
+   * write is durable (or failed).
    */
-  private write(apply: (tx: StoreWriter) => Promise<void>): Promise<void> {
+  private write(
+    apply: (tx: StoreWriter) => Promise<void>,
+    delayMs: number = COMMIT_DELAY_MS,
+    taken?: () => boolean,
+  ): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.pending.push({ apply, resolve, reject });
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        // A moment's wait lets acknowledgements cancel their writes: the timer, then one more
-        // poll phase (setImmediate runs after it), so acks already waiting on sockets are read
-        // first, even when the event loop was blocked (a synchronous SQLite fsync blocks it).
-        setTimeout(() => setImmediate(() => void this.flush()), FLUSH_DELAY_MS);
-      }
+      const dueAt = Date.now() + delayMs;
+      this.pending.push({ apply, resolve, reject, dueAt, ...(taken ? { taken } : {}) });
+      this.scheduleFlush(dueAt);
     });
   }
 
-  private async flush(): Promise<void> {
+  private scheduleFlush(dueAt: number): void {
+    if (dueAt >= this.flushDueAt) return;
+    clearTimeout(this.flushTimer);
+    this.flushDueAt = dueAt;
+    // The timer, then one more poll phase (setImmediate runs after it), so acknowledgements
+    // already waiting on sockets are read first, even when the event loop was blocked (a
+    // synchronous SQLite fsync blocks it).
+    this.flushTimer = setTimeout(
+      () => setImmediate(() => void this.flush()),
+      Math.max(0, dueAt - Date.now()),
+    );
+  }
+
+  /** Writes everything still held (at shutdown, before the store closes). */
+  async close(): Promise<void> {
+    clearTimeout(this.flushTimer);
+    await this.flush(Number.POSITIVE_INFINITY);
+  }
+
+  /**
+   * Writes every write due by `horizon`, and every write asked for before the last of them (so
+   * the order holds); younger writes after them wait for the next flush.
+   */
+  private async flush(horizon = Date.now() + FLUSH_AHEAD_MS): Promise<void> {
     await this.flushing;
-    this.flushScheduled = false;
-    const batch = this.pending.splice(0);
-    // From here on these writes are on their way: a later removal is a real delete.
-    this.unflushed.clear();
+    this.flushDueAt = Number.POSITIVE_INFINITY;
+    this.flushTimer = undefined;
+    let count = this.pending.length;
+    while (count > 0 && (this.pending[count - 1] as PendingWrite).dueAt > horizon) count -= 1;
+    const batch: PendingWrite[] = [];
+    for (const write of this.pending.splice(0, count)) {
+      if (!write.taken || write.taken()) batch.push(write);
+      else write.resolve();
+    }
+    if (this.pending.length > 0)
+      this.scheduleFlush(this.pending.reduce((due, write) => Math.min(due, write.dueAt), Infinity));
     if (batch.length === 0) return;
     this.flushing = this.store
       .transaction(async (tx) => {
@@ -312,10 +366,13 @@ export class SessionStore {
    * Stores deliveries for several sessions, and the publisher's session (its QoS 2 receipts),
    * together. Settles once every delivery is durable, or was acknowledged by its client before
    * it had to be (then it is never written): either way the publisher may be acknowledged.
+   * `ackWaitMs` is how long the deliveries may wait for those acknowledgements (ACK_WAIT_MS when
+   * their clients are connected and will be sent them).
    */
   commit(
     entries: { clientId: string; message: StoredMessage }[],
     publisher?: PersistedSessionState,
+    ackWaitMs: number = COMMIT_DELAY_MS,
   ): Promise<void> {
     const publisherRow = publisher && this.sessionRow(publisher);
     return new Promise((resolve, reject) => {
@@ -331,12 +388,26 @@ export class SessionStore {
         this.unflushed.set(unflushedKey(clientId, message.seq), entry);
         return entry;
       });
-      this.write(async (tx) => {
-        for (const entry of pending)
-          if (!entry.cancelled)
-            await tx.put(SESSION_MESSAGES, this.messageRow(entry.clientId, entry.message));
-        if (publisherRow) await tx.put(SESSIONS, publisherRow);
-      }).then(resolve, reject);
+      this.write(
+        async (tx) => {
+          for (const entry of pending)
+            if (!entry.cancelled)
+              await tx.put(SESSION_MESSAGES, this.messageRow(entry.clientId, entry.message));
+          if (publisherRow) await tx.put(SESSIONS, publisherRow);
+        },
+        ackWaitMs,
+        // From here on these deliveries are on their way: a later removal is a real delete.
+        () => {
+          let left = publisherRow !== undefined;
+          for (const entry of pending) {
+            if (entry.cancelled) continue;
+            left = true;
+            const key = unflushedKey(entry.clientId, entry.message.seq);
+            if (this.unflushed.get(key) === entry) this.unflushed.delete(key);
+          }
+          return left;
+        },
+      ).then(resolve, reject);
     });
   }
 
@@ -355,6 +426,12 @@ export class SessionStore {
     });
   }
 
+  /**
+   * Forgets a stored delivery: one not yet written is never written. A written one's delete waits
+   * as long as deliveries may wait for acknowledgements, as nothing waits on it being durable
+   * (see Broker.forgetStored); a delete that pulled the flush forward would make every delivery
+   * still waiting for its acknowledgement be written, and then deleted too.
+   */
   removeMessage(clientId: string, seq: number): Promise<void> {
     const key = unflushedKey(clientId, seq);
     const entry = this.unflushed.get(key);
@@ -366,7 +443,7 @@ export class SessionStore {
     }
     return this.write(async (tx) => {
       await tx.delete(SESSION_MESSAGES, { client_id: clientId, seq });
-    });
+    }, ACK_WAIT_MS);
   }
 
   /**

@@ -141,7 +141,14 @@ function logReceived(connection: Connection, message: Message): void {
     });
 }
 
-export async function handlePublish(connection: Connection, packet: IPublishPacket): Promise<void> {
+/**
+ * Takes one PUBLISH. Not async: a QoS 0 message is checked, routed and sent without a promise;
+ * only what waits on the store (QoS 1 acknowledgements, QoS 2, retained) makes one.
+ */
+export function handlePublish(
+  connection: Connection,
+  packet: IPublishPacket,
+): Promise<void> | void {
   const { broker } = connection;
   const session = connection.session;
   if (!session) return;
@@ -219,23 +226,7 @@ export async function handlePublish(connection: Connection, packet: IPublishPack
         `more than ${broker.limits.maxInflight} QoS 2 messages awaiting PUBREL`,
       );
     }
-    // The receipt is stored with the deliveries, in one transaction: after a crash the message
-    // is either nowhere (the client re-sends it) or routed and remembered (a re-send is a duplicate).
-    session.receivedQos2.add(packetId);
-    const message = messageFromPublish(
-      { ...packet, payload },
-      topic,
-      connection.clientId,
-      Date.now(),
-    );
-    logReceived(connection, message);
-    try {
-      await broker.publish(message, { connection, storeReceipts: true });
-    } catch (error) {
-      session.receivedQos2.delete(packetId);
-      throw error;
-    }
-    return connection.send({ cmd: 'pubrec', messageId: packetId });
+    return publishQos2(connection, packet, topic, payload);
   }
   const message = messageFromPublish(
     { ...packet, payload },
@@ -245,16 +236,50 @@ export async function handlePublish(connection: Connection, packet: IPublishPack
   );
   logReceived(connection, message);
   // A retained message is stored before it is routed: later PUBLISHes wait their turn.
-  if (packet.retain) {
-    await broker.publish(message, { connection, storeReceipts: false });
-    if (packet.qos === 1) connection.send({ cmd: 'puback', messageId: packet.messageId as number });
-    return;
-  }
+  if (packet.retain) return publishRetained(connection, packet, message);
   // Otherwise routing happens now, in arrival order, and the next PUBLISH is read without waiting
   // for this one's deliveries to be stored: the PUBACK goes out once they are (or once their
   // clients acknowledged them), in arrival order.
-  const routed = broker.publish(message, { connection, storeReceipts: false });
+  const routed = broker.publishFrom(message, { connection, storeReceipts: false });
   if (packet.qos === 1)
     connection.acknowledgeInOrder(routed, { cmd: 'puback', messageId: packet.messageId as number });
-  else connection.failOn(routed);
+  else if (routed) connection.failOn(routed);
+}
+
+/**
+ * The receipt is stored with the deliveries, in one transaction: after a crash the message is
+ * either nowhere (the client re-sends it) or routed and remembered (a re-send is a duplicate).
+ */
+async function publishQos2(
+  connection: Connection,
+  packet: IPublishPacket,
+  topic: string,
+  payload: Buffer,
+): Promise<void> {
+  const session = connection.session!;
+  const packetId = packet.messageId as number;
+  session.receivedQos2.add(packetId);
+  const message = messageFromPublish(
+    { ...packet, payload },
+    topic,
+    connection.clientId,
+    Date.now(),
+  );
+  logReceived(connection, message);
+  try {
+    await connection.broker.publish(message, { connection, storeReceipts: true });
+  } catch (error) {
+    session.receivedQos2.delete(packetId);
+    throw error;
+  }
+  connection.send({ cmd: 'pubrec', messageId: packetId });
+}
+
+async function publishRetained(
+  connection: Connection,
+  packet: IPublishPacket,
+  message: Message,
+): Promise<void> {
+  await connection.broker.publish(message, { connection, storeReceipts: false });
+  if (packet.qos === 1) connection.send({ cmd: 'puback', messageId: packet.messageId as number });
 }
