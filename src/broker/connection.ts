@@ -7,6 +7,7 @@ import { disconnectReasonFor, type DisconnectReason } from './lifecycle.js';
 import type { BrokerEvent, ClientEventLog, ClientIdentity, EventLevel } from './events.js';
 import { dispatchPacket } from './handlers/index.js';
 import type { Message } from './message.js';
+import { PacketFramer } from './packet-framer.js';
 import { RateLimiter } from './rate-limiter.js';
 import { Reason, type ReasonCode } from './reason-codes.js';
 import type { Session } from './session.js';
@@ -38,6 +39,8 @@ export class Connection {
   readonly facts: ConnectionFacts;
   readonly certificate: X509Certificate | undefined;
   private readonly socket: Duplex;
+  /** Cuts the byte stream into packets and reads 3.1.1 PUBLISH and PUBACK; the parser reads the rest. */
+  private readonly framer: PacketFramer;
   private readonly parser: mqttPacket.Parser;
   /** 3 (3.1), 4 (3.1.1) or 5, from CONNECT. */
   version: 3 | 4 | 5 = 4;
@@ -102,6 +105,17 @@ export class Connection {
     this.certificate = certificate;
     this.remotePort = (socket as { remotePort?: number }).remotePort;
     this.parser = mqttPacket.parser({ protocolVersion: 4 });
+    this.framer = new PacketFramer(
+      {
+        readsHere: () => this.state === 'connected' && this.version !== 5,
+        read: (packet) => this.receive(packet),
+        parse: (bytes) => this.parser.parse(bytes),
+        malformed: (why, tooLarge) =>
+          this.protocolViolation(tooLarge ? Reason.PacketTooLarge : Reason.MalformedPacket, why),
+        closed: () => this.state === 'closed',
+      },
+      broker.limits.maxPacketBytes,
+    );
     const { maxPublishesPerSecond, maxInboundBytesPerSecond } = broker.limits;
     if (maxPublishesPerSecond > 0) this.publishRate = new RateLimiter(maxPublishesPerSecond);
     if (maxInboundBytesPerSecond > 0) this.byteRate = new RateLimiter(maxInboundBytesPerSecond);
@@ -125,16 +139,7 @@ export class Connection {
     if (this.state === 'closed') return;
     this.lastPacketAt = Date.now();
     this.throttle(this.byteRate?.take(chunk.length) ?? 0);
-    this.parser.parse(chunk);
-    // mqtt-packet buffers a packet until it is complete: refuse one larger than the broker accepts
-    // before it is buffered whole, so a peer cannot make the broker grow without bound.
-    const buffered = (this.parser as unknown as { _list: { length: number } })._list.length;
-    if (buffered > this.broker.limits.maxPacketBytes) {
-      this.protocolViolation(
-        Reason.PacketTooLarge,
-        `packet larger than ${this.broker.limits.maxPacketBytes} bytes`,
-      );
-    }
+    this.framer.push(chunk);
   }
 
   /**
