@@ -41,7 +41,12 @@ export class Connection {
   private readonly socket: Duplex;
   /** Cuts the byte stream into packets and reads 3.1.1 PUBLISH and PUBACK; the parser reads the rest. */
   private readonly framer: PacketFramer;
-  private readonly parser: mqttPacket.Parser;
+  /**
+   * mqtt-packet's parser, for what the framer does not read: made when needed, and let go once an
+   * MQTT 3.1.1 client is connected (it is made again for its rare SUBSCRIBE or UNSUBSCRIBE), so an
+   * idle connection holds none. MQTT 5 connections keep theirs: every packet goes through it.
+   */
+  private parser: mqttPacket.Parser | undefined;
   /** 3 (3.1), 4 (3.1.1) or 5, from CONNECT. */
   version: 3 | 4 | 5 = 4;
   state: 'connecting' | 'connected' | 'closed' = 'connecting';
@@ -55,10 +60,10 @@ export class Connection {
   clientReceiveMaximum = 65535;
   clientMaximumPacketSize = Number.POSITIVE_INFINITY;
   requestProblemInformation = true;
-  /** Topic aliases the client set on its PUBLISHes (§3.3.2.3.4). */
-  readonly inboundTopicAliases = new Map<number, string>();
-  /** Topic aliases the broker set on PUBLISHes to the client, up to the client's Topic Alias Maximum. */
-  readonly outboundTopicAliases = new Map<string, number>();
+  /** Topic aliases the client set on its PUBLISHes (§3.3.2.3.4); made on the first. */
+  inboundTopicAliases: Map<number, string> | undefined;
+  /** Topic aliases the broker set on PUBLISHes to the client, up to the client's Topic Alias Maximum; made on the first. */
+  outboundTopicAliases: Map<string, number> | undefined;
   clientTopicAliasMaximum = 0;
   /** Set by a DISCONNECT that closes normally, so the will is not sent [MQTT-3.1.2-10]. */
   closedNormally = false;
@@ -76,7 +81,7 @@ export class Connection {
   private pending: Promise<void> | undefined;
   /** Packets parsed but waiting for an earlier one's handler to finish. */
   private waiting = 0;
-  private readonly connectTimer: NodeJS.Timeout;
+  private connectTimer: NodeJS.Timeout | undefined;
   private readonly publishRate: RateLimiter | undefined;
   private readonly byteRate: RateLimiter | undefined;
   private throttledUntil = 0;
@@ -104,12 +109,11 @@ export class Connection {
     this.facts = facts;
     this.certificate = certificate;
     this.remotePort = (socket as { remotePort?: number }).remotePort;
-    this.parser = mqttPacket.parser({ protocolVersion: 4 });
     this.framer = new PacketFramer(
       {
         readsHere: () => this.state === 'connected' && this.version !== 5,
         read: (packet) => this.receive(packet),
-        parse: (bytes) => this.parser.parse(bytes),
+        parse: (bytes) => (this.parser ??= this.newParser()).parse(bytes),
         malformed: (why, tooLarge) =>
           this.protocolViolation(tooLarge ? Reason.PacketTooLarge : Reason.MalformedPacket, why),
         closed: () => this.state === 'closed',
@@ -119,10 +123,6 @@ export class Connection {
     const { maxPublishesPerSecond, maxInboundBytesPerSecond } = broker.limits;
     if (maxPublishesPerSecond > 0) this.publishRate = new RateLimiter(maxPublishesPerSecond);
     if (maxInboundBytesPerSecond > 0) this.byteRate = new RateLimiter(maxInboundBytesPerSecond);
-    this.parser.on('packet', (packet: Packet) => this.receive(packet));
-    this.parser.on('error', (error: Error) =>
-      this.protocolViolation(Reason.MalformedPacket, error.message),
-    );
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', () => undefined); // 'close' follows; a reset peer is not the broker's error
     socket.on('close', () => this.onClose());
@@ -133,6 +133,16 @@ export class Connection {
       CONNECT_TIMEOUT_MS,
     );
     this.connectTimer.unref();
+  }
+
+  private newParser(): mqttPacket.Parser {
+    // Before CONNECT the parser learns the version from it; later ones are told.
+    const parser = mqttPacket.parser({ protocolVersion: this.version });
+    parser.on('packet', (packet: Packet) => this.receive(packet));
+    parser.on('error', (error: Error) =>
+      this.protocolViolation(Reason.MalformedPacket, error.message),
+    );
+    return parser;
   }
 
   private onData(chunk: Buffer): void {
@@ -279,7 +289,9 @@ export class Connection {
 
   onConnected(): void {
     clearTimeout(this.connectTimer);
+    this.connectTimer = undefined;
     this.state = 'connected';
+    if (this.version !== 5) this.parser = undefined;
   }
 
   send(packet: Packet): void {

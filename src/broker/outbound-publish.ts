@@ -14,15 +14,17 @@ function applyTopicAlias(
   packet: IPublishPacket,
   properties: NonNullable<IPublishPacket['properties']>,
 ): void {
-  const known = connection.outboundTopicAliases.get(packet.topic);
+  if (connection.clientTopicAliasMaximum === 0) return;
+  const aliases = (connection.outboundTopicAliases ??= new Map());
+  const known = aliases.get(packet.topic);
   if (known !== undefined) {
     properties.topicAlias = known;
     packet.topic = '';
     return;
   }
-  if (connection.outboundTopicAliases.size >= connection.clientTopicAliasMaximum) return;
-  const alias = connection.outboundTopicAliases.size + 1;
-  connection.outboundTopicAliases.set(packet.topic, alias);
+  if (aliases.size >= connection.clientTopicAliasMaximum) return;
+  const alias = aliases.size + 1;
+  aliases.set(packet.topic, alias);
   properties.topicAlias = alias;
 }
 

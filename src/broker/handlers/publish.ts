@@ -31,10 +31,10 @@ function resolveTopic(connection: Connection, packet: IPublishPacket): string | 
     return undefined;
   }
   if (packet.topic !== '') {
-    connection.inboundTopicAliases.set(alias, packet.topic);
+    (connection.inboundTopicAliases ??= new Map()).set(alias, packet.topic);
     return packet.topic;
   }
-  const topic = connection.inboundTopicAliases.get(alias);
+  const topic = connection.inboundTopicAliases?.get(alias);
   if (topic === undefined)
     connection.protocolViolation(Reason.ProtocolError, `topic alias ${alias} was never set`);
   return topic;
