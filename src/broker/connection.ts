@@ -8,6 +8,7 @@ import type { BrokerEvent, ClientEventLog, ClientIdentity, EventLevel } from './
 import { dispatchPacket } from './handlers/index.js';
 import type { Message } from './message.js';
 import { PacketFramer } from './packet-framer.js';
+import { encodePuback } from './publish-encoder.js';
 import { RateLimiter } from './rate-limiter.js';
 import { Reason, type ReasonCode } from './reason-codes.js';
 import type { Session } from './session.js';
@@ -85,6 +86,12 @@ export class Connection {
   private readonly publishRate: RateLimiter | undefined;
   private readonly byteRate: RateLimiter | undefined;
   private throttledUntil = 0;
+  /** Writes are corked until the end of the tick (see write). */
+  private corked = false;
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.socket.uncork();
+  };
   /** The last acknowledgement in line (see acknowledgeInOrder). */
   private acknowledged: Promise<void> = Promise.resolve();
   /** Acknowledgements in that line not yet sent. */
@@ -295,12 +302,25 @@ export class Connection {
   }
 
   send(packet: Packet): void {
-    this.write(mqttPacket.generate(packet, { protocolVersion: this.version }));
+    this.write(
+      packet.cmd === 'puback' && !packet.reasonCode && !packet.properties
+        ? encodePuback(packet.messageId as number)
+        : mqttPacket.generate(packet, { protocolVersion: this.version }),
+    );
   }
 
-  /** Writes an encoded packet (see outbound-publish.ts). */
+  /**
+   * Writes an encoded packet (see outbound-publish.ts). What is written in one tick goes out
+   * together, in one TLS record and one system call where it fits: a burst of acknowledgements
+   * or deliveries otherwise cost one of each per packet.
+   */
   write(bytes: Buffer): void {
     if (this.state === 'closed') return;
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(this.uncork);
+    }
     this.socket.write(bytes);
   }
 
@@ -372,6 +392,8 @@ export class Connection {
 
   destroy(): void {
     this.state = 'closed';
+    // What was written this tick goes to the kernel first; destroying discards what is buffered.
+    if (this.corked) this.uncork();
     this.socket.destroy();
   }
 

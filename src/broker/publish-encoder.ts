@@ -56,3 +56,16 @@ export function withPacketId(encoded: Buffer, packetId: number): Buffer {
   copy.writeUInt16BE(packetId, offset + 2 + topicLength);
   return copy;
 }
+
+/**
+ * A PUBACK with no reason and no properties, the one a QoS 1 publisher gets for almost every
+ * message: four bytes in every version ([MQTT-3.4.2-1]: a Reason Code of 0 and no properties may
+ * be left out in MQTT 5).
+ */
+export function encodePuback(packetId: number): Buffer {
+  const buffer = Buffer.allocUnsafe(4);
+  buffer[0] = 0x40;
+  buffer[1] = 2;
+  buffer.writeUInt16BE(packetId, 2);
+  return buffer;
+}

@@ -297,6 +297,28 @@ function rawSession(
   });
 }
 
+test('a QoS 1 PUBLISH with packet identifier 0 closes the connection, unacknowledged, in 3.1.1 and 5 [MQTT-2.3.1-1]', async () => {
+  for (const protocolVersion of [4, 5] as const) {
+    const connect = mqttPacket.generate(
+      {
+        cmd: 'connect',
+        protocolId: 'MQTT',
+        protocolVersion,
+        clientId: id(`id0-${protocolVersion}`),
+        clean: true,
+        keepalive: 30,
+      },
+      { protocolVersion },
+    );
+    // mqtt-packet will not write packet id 0: topic "x", id 0, (v5: no properties), payload "y".
+    const body = [0x00, 0x01, 0x78, 0x00, 0x00, ...(protocolVersion === 5 ? [0x00] : []), 0x79];
+    const result = await rawSession([connect, Buffer.from([0x32, body.length, ...body])]);
+    assert.equal(result.closed, true, `v${protocolVersion}`);
+    const commands = parsePackets(result.received, protocolVersion).map((packet) => packet.cmd);
+    assert.ok(!commands.includes('puback'), `v${protocolVersion}: ${commands.join(', ')}`);
+  }
+});
+
 test('garbage or a PUBLISH before CONNECT closes only that connection [MQTT-3.1.0-1]; the broker keeps serving', async (t) => {
   const garbage = await rawSession([Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n')]);
   assert.equal(garbage.closed, true);

@@ -152,6 +152,15 @@ export function handlePublish(
   const { broker } = connection;
   const session = connection.session;
   if (!session) return;
+  // [MQTT-2.3.1-1] A QoS 1 or 2 PUBLISH carries a non-zero packet identifier.
+  if (
+    packet.qos > 0 &&
+    !((packet.messageId as number) >= 1 && (packet.messageId as number) <= 0xffff)
+  )
+    return connection.protocolViolation(
+      Reason.MalformedPacket,
+      'a QoS 1 or 2 PUBLISH needs a packet identifier from 1 to 65535',
+    );
   const topic = resolveTopic(connection, packet);
   if (topic === undefined) return;
   const invalid = validateTopicName(topic, broker.topicLimits);
