@@ -1879,7 +1879,7 @@ async function main(): Promise<void> {
     '',
     `Every broker is started afresh for each scenario and round (${ROUNDS} rounds, the broker order reversed every other round), ` +
       `on 127.0.0.1 with TLS mutual authentication: ECDSA P-256 server and client certificates, the client certificate required and verified against the bench CA ` +
-      `(Bulwark keeps its own server CA; its authorization hook is called on every connect, publish, subscribe and delivery, and allows all until the policy issue lands). ` +
+      `(Bulwark keeps its own server CA; it evaluates IoT policies on every connect, publish, subscribe and delivery, the bench certificates acting under the allow-all \`dev-listener\` policy). ` +
       `Throughput figures count what the subscribers received during ${SECONDS} s after a ${WARMUP_SECONDS} s warm-up; ` +
       `"offered/s" is what the publishers wrote in the same window (× subscribers for fan-out), "lost" compares everything sent (QoS 1: acknowledged) with everything received after the publishers stop and the subscribers go quiet. ` +
       `Publishers write as fast as the socket takes it (QoS 0, ${WRITE_BATCH} PUBLISHes per write) or keep ${QOS1_WINDOW} unacknowledged (QoS 1). ` +
