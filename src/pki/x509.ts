@@ -2,7 +2,6 @@
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import {
-  createHash,
   createPublicKey,
   webcrypto,
   X509Certificate,
@@ -31,7 +30,9 @@ export function certificateValidation(message: string): BulwarkError {
 
 /** AWS IoT's certificate id: the lowercase hex SHA-256 of the DER certificate. */
 export function certificateIdOf(certificate: X509Certificate): string {
-  return createHash('sha256').update(certificate.raw).digest('hex');
+  // OpenSSL's SHA-256 fingerprint is that hash: reading `raw` instead would leave a copy of the
+  // certificate cached on the object, which a live connection keeps (about 1 KiB each).
+  return certificate.fingerprint256.replace(/:/g, '').toLowerCase();
 }
 
 /** A PEM certificate as Node reads it, with a trailing newline as AWS returns it. */
