@@ -235,7 +235,6 @@ export function handlePublish(
         `more than ${broker.limits.maxInflight} QoS 2 messages awaiting PUBREL`,
       );
     }
-    return publishQos2(connection, packet, topic, payload);
   }
   const message = messageFromPublish(
     { ...packet, payload },
@@ -244,6 +243,7 @@ export function handlePublish(
     Date.now(),
   );
   logReceived(connection, message);
+  if (packet.qos === 2) return publishQos2(connection, packet.messageId as number, message);
   // A retained message is stored before it is routed: later PUBLISHes wait their turn.
   if (packet.retain) return publishRetained(connection, packet, message);
   // Otherwise routing happens now, in arrival order, and the next PUBLISH is read without waiting
@@ -261,20 +261,11 @@ export function handlePublish(
  */
 async function publishQos2(
   connection: Connection,
-  packet: IPublishPacket,
-  topic: string,
-  payload: Buffer,
+  packetId: number,
+  message: Message,
 ): Promise<void> {
   const session = connection.session!;
-  const packetId = packet.messageId as number;
   session.receivedQos2.add(packetId);
-  const message = messageFromPublish(
-    { ...packet, payload },
-    topic,
-    connection.clientId,
-    Date.now(),
-  );
-  logReceived(connection, message);
   try {
     await connection.broker.publish(message, { connection, storeReceipts: true });
   } catch (error) {
