@@ -58,6 +58,8 @@ const IAM_POLICY_REFRESH_MS = 2000;
 
 /** Decisions remembered per connection, until any policy or attachment changes. */
 const MAX_REMEMBERED_DECISIONS = 512;
+/** Certificates whose trusted-CA verdict is remembered (see DeviceAccess.issuedByTrustedCa). */
+const MAX_TRUSTED_CA_VERDICTS = 10_000;
 
 /** What a connection's decisions are made from, worked out once at CONNECT. */
 interface DeviceAuthorization {
@@ -231,6 +233,13 @@ export class DeviceAccess implements AccessControl, DeviceAuthorizer, SensitiveP
   }
 
   private readonly arns: IotArns;
+  /**
+   * Whether the trusted CAs issued a certificate, by certificate id, as verified at its first
+   * connect: the trusted CAs do not change while the process runs, and the id hashes the whole
+   * certificate, signature included. A reconnecting device skips the signature check (a tenth of
+   * the JavaScript work of a connect); cleared when full.
+   */
+  private readonly issuedByTrustedCa = new Map<string, boolean>();
 
   /**
    * Every listener's check (MQTT/TLS, WSS, ALPN, HTTPS callers): the chain, then the revocation
@@ -449,7 +458,7 @@ export class DeviceAccess implements AccessControl, DeviceAuthorizer, SensitiveP
           detail: 'registered just in time; it connects once an operator activates it',
         };
       }
-      const trusted = this.options.trustedCas.some((ca) => issuedBy(certificate, ca));
+      const trusted = this.trustedCaIssued(certificateId, certificate);
       if (!trusted || this.options.trustedCaPolicy === null)
         return {
           refused: 'CERTIFICATE_NOT_REGISTERED',
@@ -507,6 +516,16 @@ export class DeviceAccess implements AccessControl, DeviceAuthorizer, SensitiveP
         arns.add(ancestor.groupArn);
     }
     return [...arns];
+  }
+
+  private trustedCaIssued(certificateId: string, certificate: X509Certificate): boolean {
+    let issued = this.issuedByTrustedCa.get(certificateId);
+    if (issued === undefined) {
+      issued = this.options.trustedCas.some((ca) => issuedBy(certificate, ca));
+      if (this.issuedByTrustedCa.size >= MAX_TRUSTED_CA_VERDICTS) this.issuedByTrustedCa.clear();
+      this.issuedByTrustedCa.set(certificateId, issued);
+    }
+    return issued;
   }
 
   private principal(

@@ -1,12 +1,7 @@
 // @peculiar/x509 resolves its ASN.1 schemas through tsyringe, which needs the Reflect metadata API.
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
-import {
-  createPublicKey,
-  webcrypto,
-  X509Certificate,
-  type KeyObject,
-} from 'node:crypto';
+import { createPublicKey, webcrypto, X509Certificate, type KeyObject } from 'node:crypto';
 import { BulwarkError } from '../errors.js';
 
 x509.cryptoProvider.set(webcrypto as never);
