@@ -40,7 +40,7 @@ export class Connection {
   readonly facts: ConnectionFacts;
   readonly certificate: X509Certificate | undefined;
   private readonly socket: Duplex;
-  /** Cuts the byte stream into packets and reads 3.1.1 PUBLISH and PUBACK; the parser reads the rest. */
+  /** Cuts the byte stream into packets and reads the common 3.1.1 ones; the parser reads the rest. */
   private readonly framer: PacketFramer;
   /**
    * mqtt-packet's parser, for what the framer does not read: made when needed, and let go once an
