@@ -561,7 +561,10 @@ function bulwarkSpec(dir: string, pki: Pki): BrokerSpec {
         process.execPath,
         [
           // Node 20 refuses --cpu-prof in NODE_OPTIONS; the profile is written on the SIGTERM exit.
-          ...(options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : []),
+          // Sampled every 250 µs: at the default 1 ms a connect's JavaScript gets too few samples.
+          ...(options.profileDir
+            ? ['--cpu-prof', '--cpu-prof-interval=250', `--cpu-prof-dir=${options.profileDir}`]
+            : []),
           main,
           'serve',
           '--data-dir',

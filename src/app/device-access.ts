@@ -442,7 +442,14 @@ export class DeviceAccess implements AccessControl, DeviceAuthorizer, SensitiveP
   ): Promise<Principal | CertificateRefusal> {
     const { certificates, logger } = this.options;
     const certificateId = certificateIdOf(certificate);
-    const withCertificate = { ...context, certificate: certificateFields(certificate) };
+    // The certificate's policy variables are read from it only if a policy asks for one.
+    let fields: CertificateFields | undefined;
+    const withCertificate: AuthorizationContext = {
+      ...context,
+      get certificate() {
+        return (fields ??= certificateFields(certificate));
+      },
+    };
     const known = certificates.certificate(certificateId);
     if (!known) {
       // Just-in-time registration: stored PENDING_ACTIVATION, announced, and refused for now.

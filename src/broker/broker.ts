@@ -150,8 +150,9 @@ export class Broker {
     this.payloadGuard = options.payloadGuard;
     this.payloadReports = options.payloadReports;
     this.logger = options.logger.child({ component: 'broker' });
-    this.lifecycle = new LifecycleEvents((message) =>
-      this.publishInBackground(message, 'lifecycle event'),
+    this.lifecycle = new LifecycleEvents(
+      (message) => this.publishInBackground(message, 'lifecycle event'),
+      (topic) => this.hasSubscribers(topic),
     );
     this.sweepTimer = setInterval(() => this.sweep(), SWEEP_MS);
     this.sweepTimer.unref();
@@ -452,6 +453,12 @@ export class Broker {
       requester,
       ...(connection ? { report: (event: BrokerEvent) => connection.logEvent(event) } : {}),
     });
+  }
+
+  /** Whether any subscription, shared or not, matches `topic`. */
+  private hasSubscribers(topic: string): boolean {
+    const matches = this.index.match(topic);
+    return matches.subscriptions.length > 0 || matches.sharedGroups.length > 0;
   }
 
   /** Who gets the message, at which QoS, with which flags; authorized per recipient. */

@@ -7,7 +7,8 @@ import { disconnectReasonFor, type DisconnectReason } from './lifecycle.js';
 import type { BrokerEvent, ClientEventLog, ClientIdentity, EventLevel } from './events.js';
 import { dispatchPacket } from './handlers/index.js';
 import type { Message } from './message.js';
-import { PacketFramer } from './packet-framer.js';
+import { PacketFramer, type FramedPacket, type FramerSink } from './packet-framer.js';
+import { parseWholePacket } from './whole-packet-parser.js';
 import { encodePuback } from './publish-encoder.js';
 import { RateLimiter } from './rate-limiter.js';
 import { Reason, type ReasonCode } from './reason-codes.js';
@@ -35,19 +36,13 @@ const UNORDERED_PACKETS = new Set(['puback', 'pubrec', 'pubcomp', 'pingreq']);
  * One client's network connection: it frames bytes into packets (mqtt-packet), hands each to its
  * handler in arrival order, and writes packets in the protocol version the client connected with.
  */
-export class Connection {
+export class Connection implements FramerSink {
   readonly broker: Broker;
   readonly facts: ConnectionFacts;
   readonly certificate: X509Certificate | undefined;
   private readonly socket: Duplex;
-  /** Cuts the byte stream into packets and reads the common 3.1.1 ones; the parser reads the rest. */
+  /** Cuts the byte stream into packets and reads the common 3.1.1 ones; the shared parser reads the rest. */
   private readonly framer: PacketFramer;
-  /**
-   * mqtt-packet's parser, for what the framer does not read: made when needed, and let go once an
-   * MQTT 3.1.1 client is connected (it is made again for its rare SUBSCRIBE or UNSUBSCRIBE), so an
-   * idle connection holds none. MQTT 5 connections keep theirs: every packet goes through it.
-   */
-  private parser: mqttPacket.Parser | undefined;
   /** 3 (3.1), 4 (3.1.1) or 5, from CONNECT. */
   version: 3 | 4 | 5 = 4;
   state: 'connecting' | 'connected' | 'closed' = 'connecting';
@@ -76,8 +71,8 @@ export class Connection {
   log: ClientEventLog | undefined;
   /** The client's source port, when the transport is a socket. */
   readonly remotePort: number | undefined;
-  /** 32 hex characters naming this connection in lifecycle events. */
-  readonly sessionIdentifier = randomBytes(16).toString('hex');
+  /** Made when a lifecycle event first needs it (see sessionIdentifier). */
+  private madeSessionIdentifier: string | undefined;
   lifecycleVersion = 0;
   private pending: Promise<void> | undefined;
   /** Packets parsed but waiting for an earlier one's handler to finish. */
@@ -88,18 +83,14 @@ export class Connection {
   private throttledUntil = 0;
   /** Writes are corked until the end of the tick (see write). */
   private corked = false;
-  private readonly uncork = (): void => {
-    this.corked = false;
-    this.socket.uncork();
-  };
-  /** The last acknowledgement in line (see acknowledgeInOrder). */
-  private acknowledged: Promise<void> = Promise.resolve();
+  /** The last acknowledgement in line (see acknowledgeInOrder); none before the first waits. */
+  private acknowledged: Promise<void> | undefined;
   /** Acknowledgements in that line not yet sent. */
   private acknowledgementsWaiting = 0;
   /** While set, this client's PUBLISHes wait: a subscriber of its messages is far behind. */
   private publishGate: Promise<void> | undefined;
   /** Publishers waiting for this connection to catch up; each entry releases one. */
-  private readonly waitingPublishers: (() => void)[] = [];
+  private waitingPublishers: (() => void)[] | undefined;
   /** A publisher gave up waiting for this connection; cleared when it catches up. */
   private stalled = false;
   /** Since when messages to this connection are being dropped (the slow-consumer sweep's clock). */
@@ -116,17 +107,7 @@ export class Connection {
     this.facts = facts;
     this.certificate = certificate;
     this.remotePort = (socket as { remotePort?: number }).remotePort;
-    this.framer = new PacketFramer(
-      {
-        readsHere: () => this.state === 'connected' && this.version !== 5,
-        read: (packet) => this.receive(packet),
-        parse: (bytes) => (this.parser ??= this.newParser()).parse(bytes),
-        malformed: (why, tooLarge) =>
-          this.protocolViolation(tooLarge ? Reason.PacketTooLarge : Reason.MalformedPacket, why),
-        closed: () => this.state === 'closed',
-      },
-      broker.limits.maxPacketBytes,
-    );
+    this.framer = new PacketFramer(this, broker.limits.maxPacketBytes);
     const { maxPublishesPerSecond, maxInboundBytesPerSecond } = broker.limits;
     if (maxPublishesPerSecond > 0) this.publishRate = new RateLimiter(maxPublishesPerSecond);
     if (maxInboundBytesPerSecond > 0) this.byteRate = new RateLimiter(maxInboundBytesPerSecond);
@@ -142,14 +123,33 @@ export class Connection {
     this.connectTimer.unref();
   }
 
-  private newParser(): mqttPacket.Parser {
-    // Before CONNECT the parser learns the version from it; later ones are told.
-    const parser = mqttPacket.parser({ protocolVersion: this.version });
-    parser.on('packet', (packet: Packet) => this.receive(packet));
-    parser.on('error', (error: Error) =>
-      this.protocolViolation(Reason.MalformedPacket, error.message),
-    );
-    return parser;
+  /** 32 hex characters naming this connection in lifecycle events, made on first use. */
+  get sessionIdentifier(): string {
+    return (this.madeSessionIdentifier ??= randomBytes(16).toString('hex'));
+  }
+
+  // The framer's sink (FramerSink): the connection itself, so it costs no closures.
+
+  readsPacketsHere(): boolean {
+    return this.state === 'connected' && this.version !== 5;
+  }
+
+  framedPacket(packet: FramedPacket): void {
+    this.receive(packet);
+  }
+
+  wholePacket(bytes: Buffer): void {
+    const packet = parseWholePacket(bytes, this.version);
+    if (packet instanceof Error) this.protocolViolation(Reason.MalformedPacket, packet.message);
+    else this.receive(packet);
+  }
+
+  malformedPacket(why: string, tooLarge: boolean): void {
+    this.protocolViolation(tooLarge ? Reason.PacketTooLarge : Reason.MalformedPacket, why);
+  }
+
+  ended(): boolean {
+    return this.state === 'closed';
   }
 
   private onData(chunk: Buffer): void {
@@ -254,7 +254,7 @@ export class Connection {
     // Nothing to wait for and none ahead of it: sent at once, without a promise.
     if (!done && this.acknowledgementsWaiting === 0) return this.send(ack);
     this.acknowledgementsWaiting += 1;
-    this.acknowledged = this.acknowledged
+    this.acknowledged = (this.acknowledged ?? Promise.resolve())
       .then(() => done)
       .then(() => {
         this.acknowledgementsWaiting -= 1;
@@ -284,21 +284,23 @@ export class Connection {
         recipient.stalled = true;
         release();
       }, HOLD_MAX_MS);
-      recipient.waitingPublishers.push(release);
+      (recipient.waitingPublishers ??= []).push(release);
     }).finally(() => (this.publishGate = undefined));
   }
 
   /** This connection caught up (its socket drained, its queue emptied): its publishers go on. */
   caughtUp(): void {
     this.stalled = false;
-    for (const release of this.waitingPublishers.splice(0)) release();
+    const waiting = this.waitingPublishers;
+    if (!waiting) return;
+    this.waitingPublishers = undefined;
+    for (const release of waiting) release();
   }
 
   onConnected(): void {
     clearTimeout(this.connectTimer);
     this.connectTimer = undefined;
     this.state = 'connected';
-    if (this.version !== 5) this.parser = undefined;
   }
 
   send(packet: Packet): void {
@@ -319,9 +321,14 @@ export class Connection {
     if (!this.corked) {
       this.corked = true;
       this.socket.cork();
-      process.nextTick(this.uncork);
+      process.nextTick(Connection.uncork, this);
     }
     this.socket.write(bytes);
+  }
+
+  private static uncork(connection: Connection): void {
+    connection.corked = false;
+    connection.socket.uncork();
   }
 
   /** Bytes the socket has not yet flushed: a slow consumer's backlog. */
@@ -393,7 +400,7 @@ export class Connection {
   destroy(): void {
     this.state = 'closed';
     // What was written this tick goes to the kernel first; destroying discards what is buffered.
-    if (this.corked) this.uncork();
+    if (this.corked) Connection.uncork(this);
     this.socket.destroy();
   }
 

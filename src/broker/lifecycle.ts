@@ -39,10 +39,12 @@ export function disconnectReasonFor(reason: ReasonCode): DisconnectReason {
 
 /**
  * Presence and subscription events on `$aws/events/…/{clientId}`, with AWS's fields. Clients whose
- * id holds `#` or `+` produce none, as in AWS (their id would be a wildcard in the topic).
+ * id holds `#` or `+` produce none, as in AWS (their id would be a wildcard in the topic). An
+ * event no one is subscribed to is not built: a fleet connecting needs none of them.
  */
 export class LifecycleEvents {
   private readonly publish: (message: Message) => void;
+  private readonly wanted: (topic: string) => boolean;
   /**
    * A monotonic number per client id, shared by a connection's connect and disconnect events.
    * As in AWS it starts again from 0 once a client has been gone an hour; forgetting idle ids
@@ -50,12 +52,15 @@ export class LifecycleEvents {
    */
   private readonly versions = new Map<string, { version: number; lastSeen: number }>();
 
-  constructor(publish: (message: Message) => void) {
+  constructor(publish: (message: Message) => void, wanted: (topic: string) => boolean) {
     this.publish = publish;
+    this.wanted = wanted;
   }
 
   private emit(connection: Connection, kind: string, event: Record<string, unknown>): void {
     if (/[#+]/.test(connection.clientId)) return;
+    const topic = `$aws/events/${kind}/${connection.clientId}`;
+    if (!this.wanted(topic)) return;
     const body = {
       clientId: connection.clientId,
       timestamp: Date.now(),
@@ -64,7 +69,7 @@ export class LifecycleEvents {
       principalIdentifier: connection.principal?.id,
     };
     this.publish({
-      topic: `$aws/events/${kind}/${connection.clientId}`,
+      topic,
       payload: Buffer.from(JSON.stringify(body)),
       qos: 1,
       retain: false,

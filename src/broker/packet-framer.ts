@@ -6,14 +6,14 @@ export type FramedPacket = IPublishPacket | IPubackPacket | IPingreqPacket | IDi
 /** What the framer hands on: whole packets' bytes, or a packet it read itself. */
 export interface FramerSink {
   /** Whether packets may be read here rather than by the general parser (MQTT 3.1.1, connected). */
-  readsHere(): boolean;
-  read(packet: FramedPacket): void;
+  readsPacketsHere(): boolean;
+  framedPacket(packet: FramedPacket): void;
   /** One whole packet, fixed header included, for the general parser. */
-  parse(bytes: Buffer): void;
+  wholePacket(bytes: Buffer): void;
   /** A malformed fixed header or PUBLISH, or a packet over the size limit: the connection ends. */
-  malformed(why: string, tooLarge: boolean): void;
+  malformedPacket(why: string, tooLarge: boolean): void;
   /** Whether the connection has ended (no more packets are wanted). */
-  closed(): boolean;
+  ended(): boolean;
 }
 
 const PUBLISH = 3;
@@ -80,28 +80,28 @@ export class PacketFramer {
     }
     this.needed = 0;
     let offset = 0;
-    while (offset < bytes.length && !this.sink.closed()) {
+    while (offset < bytes.length && !this.sink.ended()) {
       const first = bytes[offset] as number;
       const type = first >> 4;
       if (type === 0) {
-        this.sink.malformed('Not supported', false);
+        this.sink.malformedPacket('Not supported', false);
         return;
       }
       const requiredFlags = REQUIRED_FLAGS[type];
       // [MQTT-2.2.2-1] [MQTT-2.2.2-2] Reserved flag bits must be as listed; otherwise the connection ends.
       if (requiredFlags !== undefined && (first & 0xf) !== requiredFlags) {
-        this.sink.malformed(`Invalid header flag bits for packet type ${type}`, false);
+        this.sink.malformedPacket(`Invalid header flag bits for packet type ${type}`, false);
         return;
       }
       const header = readFixedHeader(bytes, offset);
       if (header === INVALID_LENGTH) {
-        this.sink.malformed('Invalid variable byte integer', false);
+        this.sink.malformedPacket('Invalid variable byte integer', false);
         return;
       }
       if (header === undefined) break;
       const total = header.headerBytes + header.remaining;
       if (total > this.maxPacketBytes) {
-        this.sink.malformed(`packet larger than ${this.maxPacketBytes} bytes`, true);
+        this.sink.malformedPacket(`packet larger than ${this.maxPacketBytes} bytes`, true);
         return;
       }
       if (bytes.length - offset < total) {
@@ -109,15 +109,15 @@ export class PacketFramer {
         break;
       }
       const start = offset + header.headerBytes;
-      if (type === PUBLISH && this.sink.readsHere())
+      if (type === PUBLISH && this.sink.readsPacketsHere())
         this.readPublish(bytes, first, start, offset + total);
-      else if (type === PUBACK && header.remaining === 2 && this.sink.readsHere())
-        this.sink.read({ cmd: 'puback', messageId: bytes.readUInt16BE(start), length: 2 });
-      else if (type === PINGREQ && header.remaining === 0 && this.sink.readsHere())
-        this.sink.read({ cmd: 'pingreq' });
-      else if (type === DISCONNECT && header.remaining === 0 && this.sink.readsHere())
-        this.sink.read({ cmd: 'disconnect' });
-      else this.sink.parse(bytes.subarray(offset, offset + total));
+      else if (type === PUBACK && header.remaining === 2 && this.sink.readsPacketsHere())
+        this.sink.framedPacket({ cmd: 'puback', messageId: bytes.readUInt16BE(start), length: 2 });
+      else if (type === PINGREQ && header.remaining === 0 && this.sink.readsPacketsHere())
+        this.sink.framedPacket({ cmd: 'pingreq' });
+      else if (type === DISCONNECT && header.remaining === 0 && this.sink.readsPacketsHere())
+        this.sink.framedPacket({ cmd: 'disconnect' });
+      else this.sink.wholePacket(bytes.subarray(offset, offset + total));
       offset += total;
     }
     if (offset < bytes.length) {
@@ -131,10 +131,11 @@ export class PacketFramer {
   private readPublish(bytes: Buffer, first: number, start: number, end: number): void {
     const qos = (first >> 1) & 3;
     // [MQTT-3.3.1-4] A PUBLISH must not have both QoS bits set.
-    if (qos === 3) return this.sink.malformed('Packet must not have both QoS bits set to 1', false);
-    if (end - start < 2) return this.sink.malformed('Cannot parse topic', false);
+    if (qos === 3)
+      return this.sink.malformedPacket('Packet must not have both QoS bits set to 1', false);
+    if (end - start < 2) return this.sink.malformedPacket('Cannot parse topic', false);
     const topicEnd = start + 2 + bytes.readUInt16BE(start);
-    if (topicEnd > end) return this.sink.malformed('Cannot parse topic', false);
+    if (topicEnd > end) return this.sink.malformedPacket('Cannot parse topic', false);
     const packet: IPublishPacket = {
       cmd: 'publish',
       retain: (first & 1) !== 0,
@@ -145,11 +146,11 @@ export class PacketFramer {
       length: end - start,
     };
     if (qos > 0) {
-      if (end - topicEnd < 2) return this.sink.malformed('Cannot parse messageId', false);
+      if (end - topicEnd < 2) return this.sink.malformedPacket('Cannot parse messageId', false);
       packet.messageId = bytes.readUInt16BE(topicEnd);
       packet.payload = bytes.subarray(topicEnd + 2, end);
     }
-    this.sink.read(packet);
+    this.sink.framedPacket(packet);
   }
 }
 

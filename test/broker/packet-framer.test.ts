@@ -2,28 +2,30 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import mqttPacket, { type Packet, type QoS } from 'mqtt-packet';
 import { PacketFramer, type FramerSink } from '../../src/broker/packet-framer.js';
+import { parseWholePacket } from '../../src/broker/whole-packet-parser.js';
 
 // The framer against mqtt-packet itself: the same packets, whatever the chunking.
 
 const MAX_PACKET_BYTES = 200_000;
 
-/** A framer whose general-parser packets go through mqtt-packet, as in Connection. */
+/** A framer whose general-parser packets go through the shared parser, as in Connection. */
 function framing(readsHere = true) {
   const packets: Packet[] = [];
   const errors: { why: string; tooLarge: boolean }[] = [];
-  const parser = mqttPacket.parser({ protocolVersion: 4 });
-  parser.on('packet', (packet: Packet) => packets.push(packet));
-  parser.on('error', (error: Error) => errors.push({ why: error.message, tooLarge: false }));
   let readHere = 0;
   const sink: FramerSink = {
-    readsHere: () => readsHere,
-    read: (packet) => {
+    readsPacketsHere: () => readsHere,
+    framedPacket: (packet) => {
       readHere += 1;
       packets.push(packet);
     },
-    parse: (bytes) => parser.parse(bytes),
-    malformed: (why, tooLarge) => errors.push({ why, tooLarge }),
-    closed: () => errors.length > 0,
+    wholePacket: (bytes) => {
+      const packet = parseWholePacket(bytes, 4);
+      if (packet instanceof Error) errors.push({ why: packet.message, tooLarge: false });
+      else packets.push(packet);
+    },
+    malformedPacket: (why, tooLarge) => errors.push({ why, tooLarge }),
+    ended: () => errors.length > 0,
   };
   return {
     framer: new PacketFramer(sink, MAX_PACKET_BYTES),

@@ -13,6 +13,7 @@ import {
 } from '@aws-sdk/client-iot';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
@@ -80,6 +81,20 @@ const ANY_FILTER_POLICY = {
       Action: 'iot:Receive',
       Resource:
         'arn:aws:iot:us-east-1:000000000000:topic/devices/${iot:Connection.Thing.ThingName}/*',
+    },
+  ],
+};
+
+/** Publishing only under the connecting certificate's own serial number (a certificate policy variable). */
+const OWN_SERIAL_POLICY = {
+  Version: '2012-10-17',
+  Statement: [
+    { Effect: 'Allow', Action: 'iot:Connect', Resource: '*' },
+    {
+      Effect: 'Allow',
+      Action: 'iot:Publish',
+      Resource:
+        'arn:aws:iot:us-east-1:000000000000:topic/serials/${iot:Certificate.SerialNumber}/*',
     },
   ],
 };
@@ -161,6 +176,12 @@ before(async () => {
       policyDocument: JSON.stringify(ANY_FILTER_POLICY),
     }),
   );
+  await iot.send(
+    new CreatePolicyCommand({
+      policyName: 'own-serial',
+      policyDocument: JSON.stringify(OWN_SERIAL_POLICY),
+    }),
+  );
 });
 
 test('a device made with the AWS API connects with its certificate and uses only its own topics', async (t) => {
@@ -184,6 +205,18 @@ test('a device made with the AWS API connects with its certificate and uses only
   assert.equal(await refusedConnect(t, a, { clientId: b.thingName }), 0x87);
   // MQTT 3.1.1: CONNACK return code 5.
   assert.equal(await refusedConnect(t, a, { clientId: b.thingName, protocolVersion: 4 }), 5);
+});
+
+test("a certificate policy variable resolves to the connecting certificate's own value", async (t) => {
+  const a = await device('own-serial');
+  const b = await device('own-serial');
+  const serialOf = (who: Device) => new X509Certificate(who.cert).serialNumber;
+  const { client } = await connectDevice(t, a);
+  await client.publishAsync(`serials/${serialOf(a)}/t`, 'mine', { qos: 1 });
+  await assert.rejects(
+    client.publishAsync(`serials/${serialOf(b)}/t`, 'not mine', { qos: 1 }),
+    /Not authorized/i,
+  );
 });
 
 test('MQTT 3.1.1: a denied publish closes the connection, a denied subscribe gets 0x80', async (t) => {
