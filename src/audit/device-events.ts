@@ -219,11 +219,31 @@ function userAgentOf(origin: DeviceOrigin | undefined): string {
   return origin.userAgent ?? LISTENER_AGENTS[origin.listener] ?? `MQTT (${origin.listener})`;
 }
 
-function certificateResources(
-  arn: string | undefined,
+/**
+ * What every device security event shares: its source and kind, where the device came from
+ * (none: the broker itself), and the certificate it concerns as its resource.
+ */
+function deviceEventFrame(
+  eventName: string,
+  origin: DeviceOrigin | undefined,
+  certificateArn: string | undefined,
   accountId: string,
-): AuditResource[] | undefined {
-  return arn !== undefined ? [{ ARN: arn, type: CERTIFICATE_RESOURCE_TYPE, accountId }] : undefined;
+) {
+  const resources: AuditResource[] | undefined =
+    certificateArn !== undefined
+      ? [{ ARN: certificateArn, type: CERTIFICATE_RESOURCE_TYPE, accountId }]
+      : undefined;
+  return {
+    eventSource: IOT_EVENT_SOURCE,
+    eventName,
+    eventType: 'AwsServiceEvent' as const,
+    eventCategory: 'Data' as const,
+    readOnly: false,
+    sourceIPAddress: origin?.sourceIp ?? IOT_EVENT_SOURCE,
+    userAgent: userAgentOf(origin),
+    ...(resources ? { resources } : {}),
+    ...(origin?.tls ? { tlsDetails: origin.tls } : {}),
+  };
 }
 
 function certificateData(certificate: CertificateFacts): Record<string, string> {
@@ -341,14 +361,8 @@ export class DeviceSecurityEvents implements DeviceSecurityReports {
     const arn = cutOff.identity.arn ?? cutOff.certificate?.arn;
     this.write(
       {
-        eventSource: IOT_EVENT_SOURCE,
-        eventName: DEVICE_EVENT_NAMES.certificateCutOff,
-        eventType: 'AwsServiceEvent',
-        eventCategory: 'Data',
-        readOnly: false,
+        ...deviceEventFrame(DEVICE_EVENT_NAMES.certificateCutOff, first?.origin, arn, accountId),
         userIdentity: userIdentityOf(cutOff.identity, accountId),
-        sourceIPAddress: first?.origin?.sourceIp ?? IOT_EVENT_SOURCE,
-        userAgent: userAgentOf(first?.origin),
         requestParameters: { certificateId: cutOff.identity.principalId },
         additionalEventData: {
           reason: cutOff.reason,
@@ -364,10 +378,6 @@ export class DeviceSecurityEvents implements DeviceSecurityReports {
           })),
           ...(cutOff.certificate ? { certificate: certificateData(cutOff.certificate) } : {}),
         },
-        ...(certificateResources(arn, accountId)
-          ? { resources: certificateResources(arn, accountId) }
-          : {}),
-        ...(first?.origin?.tls ? { tlsDetails: first.origin.tls } : {}),
       },
       {
         certificateId: cutOff.identity.principalId,
@@ -431,11 +441,7 @@ export class DeviceSecurityEvents implements DeviceSecurityReports {
       (refusal.detail !== undefined ? ` (${refusal.detail})` : '');
     this.write(
       {
-        eventSource: IOT_EVENT_SOURCE,
-        eventName: DEVICE_EVENT_NAMES.connectRefused,
-        eventType: 'AwsServiceEvent',
-        eventCategory: 'Data',
-        readOnly: false,
+        ...deviceEventFrame(DEVICE_EVENT_NAMES.connectRefused, origin, certificate?.arn, accountId),
         userIdentity: {
           type: 'Unknown',
           ...(certificate ? { principalId: certificate.certificateId } : {}),
@@ -443,8 +449,6 @@ export class DeviceSecurityEvents implements DeviceSecurityReports {
           accountId,
           ...(refusal.accessKeyId !== undefined ? { accessKeyId: refusal.accessKeyId } : {}),
         },
-        sourceIPAddress: origin.sourceIp,
-        userAgent: userAgentOf(origin),
         errorCode: refusal.reason,
         errorMessage: message,
         requestParameters: refusal.clientId !== undefined ? { clientId: refusal.clientId } : null,
@@ -462,10 +466,6 @@ export class DeviceSecurityEvents implements DeviceSecurityReports {
           ...(certificate ? { certificate: certificateData(certificate) } : {}),
           ...(refusal.accessKeyId !== undefined ? { accessKeyId: refusal.accessKeyId } : {}),
         },
-        ...(certificateResources(certificate?.arn, accountId)
-          ? { resources: certificateResources(certificate?.arn, accountId) }
-          : {}),
-        ...(origin.tls ? { tlsDetails: origin.tls } : {}),
       },
       {
         sourceIp: origin.sourceIp,
@@ -495,14 +495,8 @@ export class DeviceSecurityEvents implements DeviceSecurityReports {
     const arn = identity.kind === 'certificate' ? identity.arn : undefined;
     this.write(
       {
-        eventSource: IOT_EVENT_SOURCE,
-        eventName: DEVICE_EVENT_NAMES.policyDenied,
-        eventType: 'AwsServiceEvent',
-        eventCategory: 'Data',
-        readOnly: false,
+        ...deviceEventFrame(DEVICE_EVENT_NAMES.policyDenied, origin, arn, accountId),
         userIdentity: userIdentityOf(identity, accountId),
-        sourceIPAddress: origin?.sourceIp ?? IOT_EVENT_SOURCE,
-        userAgent: userAgentOf(origin),
         // AWS IoT's reason for a policy denial in its device logs.
         errorCode: 'AUTHORIZATION_FAILURE',
         errorMessage: `IoT policies denied ${count} request${count === 1 ? '' : 's'} of client ${denial.clientId}`,
@@ -515,10 +509,6 @@ export class DeviceSecurityEvents implements DeviceSecurityReports {
           actions,
           ...(origin ? { listener: origin.listener, sourceIp: origin.sourceIp } : {}),
         },
-        ...(certificateResources(arn, accountId)
-          ? { resources: certificateResources(arn, accountId) }
-          : {}),
-        ...(origin?.tls ? { tlsDetails: origin.tls } : {}),
       },
       {
         clientId: denial.clientId,
@@ -544,14 +534,8 @@ export class DeviceSecurityEvents implements DeviceSecurityReports {
     const arn = identity.kind === 'certificate' ? identity.arn : undefined;
     this.write(
       {
-        eventSource: IOT_EVENT_SOURCE,
-        eventName: DEVICE_EVENT_NAMES.sensitivePayload,
-        eventType: 'AwsServiceEvent',
-        eventCategory: 'Data',
-        readOnly: false,
+        ...deviceEventFrame(DEVICE_EVENT_NAMES.sensitivePayload, origin, arn, accountId),
         userIdentity: userIdentityOf(identity, accountId),
-        sourceIPAddress: origin?.sourceIp ?? IOT_EVENT_SOURCE,
-        userAgent: userAgentOf(origin),
         // A flagged publish was delivered: no error.
         ...(refused
           ? {
@@ -570,10 +554,6 @@ export class DeviceSecurityEvents implements DeviceSecurityReports {
           topics: [...summary.topics],
           ...(origin ? { listener: origin.listener, sourceIp: origin.sourceIp } : {}),
         },
-        ...(certificateResources(arn, accountId)
-          ? { resources: certificateResources(arn, accountId) }
-          : {}),
-        ...(origin?.tls ? { tlsDetails: origin.tls } : {}),
       },
       {
         ...(clientId !== undefined ? { clientId } : {}),

@@ -63,9 +63,9 @@ export function cleanState(index: number): Sections {
   };
 }
 
-/** A Visa-range card number that passes Luhn, made up now. */
-function cardNumber(): string {
-  const digits = [4, ...Array.from({ length: 14 }, () => randomInt(10))];
+/** A 16-digit card number that passes Luhn, made up now: Visa's range unless `prefix` says another. */
+export function cardNumber(prefix: number[] = [4]): string {
+  const digits = [...prefix, ...Array.from({ length: 15 - prefix.length }, () => randomInt(10))];
   let sum = 0;
   for (let i = 0; i < digits.length; i++) {
     // Doubling applies to every second digit counting from the check digit, which follows.

@@ -153,10 +153,8 @@ export function handlePublish(
   const session = connection.session;
   if (!session) return;
   // [MQTT-2.3.1-1] A QoS 1 or 2 PUBLISH carries a non-zero packet identifier.
-  if (
-    packet.qos > 0 &&
-    !((packet.messageId as number) >= 1 && (packet.messageId as number) <= 0xffff)
-  )
+  const packetId = packet.messageId ?? 0;
+  if (packet.qos > 0 && !(packetId >= 1 && packetId <= 0xffff))
     return connection.protocolViolation(
       Reason.MalformedPacket,
       'a QoS 1 or 2 PUBLISH needs a packet identifier from 1 to 65535',
@@ -225,7 +223,6 @@ export function handlePublish(
   }
 
   if (packet.qos === 2) {
-    const packetId = packet.messageId as number;
     // [MQTT-4.3.3-9] A re-sent QoS 2 PUBLISH whose PUBREL is pending is acknowledged, not routed again.
     if (session.receivedQos2.has(packetId))
       return connection.send({ cmd: 'pubrec', messageId: packetId });
@@ -243,7 +240,7 @@ export function handlePublish(
     Date.now(),
   );
   logReceived(connection, message);
-  if (packet.qos === 2) return publishQos2(connection, packet.messageId as number, message);
+  if (packet.qos === 2) return publishQos2(connection, packetId, message);
   // A retained message is stored before it is routed: later PUBLISHes wait their turn.
   if (packet.retain) return publishRetained(connection, packet, message);
   // Otherwise routing happens now, in arrival order, and the next PUBLISH is read without waiting
@@ -251,7 +248,7 @@ export function handlePublish(
   // clients acknowledged them), in arrival order.
   const routed = broker.publishFrom(message, { connection, storeReceipts: false });
   if (packet.qos === 1)
-    connection.acknowledgeInOrder(routed, { cmd: 'puback', messageId: packet.messageId as number });
+    connection.acknowledgeInOrder(routed, { cmd: 'puback', messageId: packetId });
   else if (routed) connection.failOn(routed);
 }
 
