@@ -13,15 +13,29 @@ const report: SdkDeviceReport = {
   disconnectedCleanly: false,
 };
 
-/** `promise`, or a rejection naming `step` after the scenario's timeout. */
+/**
+ * The client's lifecycle events and the steps begun, with milliseconds since start: a step that
+ * times out says what the client last went through (a rare `stop` that never ends is chased so).
+ */
+const trail: string[] = [];
+const startedAt = Date.now();
+function mark(what: string): void {
+  trail.push(`${Date.now() - startedAt} ${what}`);
+}
+
+/** `promise`, or a rejection naming `step` (and the trail) after the scenario's timeout. */
 async function within<T>(step: string, promise: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  mark(step);
   try {
     return await Promise.race([
       promise,
       new Promise<never>((_, reject) => {
         timer = setTimeout(
-          () => reject(new Error(`nothing within ${scenario.timeoutMs} ms`)),
+          () =>
+            reject(
+              new Error(`nothing within ${scenario.timeoutMs} ms (trail: ${trail.join(', ')})`),
+            ),
           scenario.timeoutMs,
         );
       }),
@@ -57,6 +71,9 @@ async function runMqtt5(): Promise<void> {
     disconnections.push(event.error.toString()),
   );
   const stopped = new Promise<void>((resolve) => client.once('stopped', () => resolve()));
+  for (const event of ['attemptingConnect', 'connectionSuccess', 'connectionFailure', 'stopped'])
+    client.on(event as 'stopped', () => mark(event));
+  client.on('disconnection', () => mark('disconnection'));
   try {
     await within(
       'connect',
