@@ -67,13 +67,13 @@ async function runMqtt5(): Promise<void> {
   if (scenario.caPath) builder.withCertificateAuthority(readFileSync(scenario.caPath, 'utf8'));
   const client = new mqtt5.Mqtt5Client(builder.build());
   const disconnections: string[] = [];
-  client.on('disconnection', (event: mqtt5.DisconnectionEvent) =>
-    disconnections.push(event.error.toString()),
-  );
+  client.on('disconnection', (event: mqtt5.DisconnectionEvent) => {
+    mark('disconnection');
+    disconnections.push(event.error.toString());
+  });
   const stopped = new Promise<void>((resolve) => client.once('stopped', () => resolve()));
   for (const event of ['attemptingConnect', 'connectionSuccess', 'connectionFailure', 'stopped'])
     client.on(event as 'stopped', () => mark(event));
-  client.on('disconnection', () => mark('disconnection'));
   try {
     await within(
       'connect',

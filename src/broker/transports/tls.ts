@@ -1,6 +1,7 @@
 import type { X509Certificate } from 'node:crypto';
 import { createServer, type SecureContextOptions, type Server, type TLSSocket } from 'node:tls';
 import type { Logger } from '../../logs/logger.js';
+import { certificateIdOf } from '../../pki/x509.js';
 import type { ConnectionTls } from '../access.js';
 import type { Broker } from '../broker.js';
 
@@ -82,7 +83,7 @@ export function peerFacts(
     ...(certificate
       ? {
           serialNumber: certificate.serialNumber,
-          fingerprint256: certificate.fingerprint256.replace(/:/g, '').toLowerCase(),
+          fingerprint256: certificateIdOf(certificate),
         }
       : {}),
   };
