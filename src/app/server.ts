@@ -49,6 +49,7 @@ import {
 import { tlsServerOptions } from '../tls/policies.js';
 import { DeviceAccess } from './device-access.js';
 import { initialiseDataDir, openDataDir, type OpenDataDir } from './data-dir.js';
+import { loadMallocTrim, MemoryRelease } from './memory-release.js';
 import { servedApi } from './served-api.js';
 
 const KEY_DELETION_SWEEP_MS = 60 * 60 * 1000;
@@ -189,6 +190,7 @@ export async function startBulwark(
   let audit: AuditTrail | undefined;
   let deviceEvents: DeviceSecurityEvents | undefined;
   let scans: BackgroundScans | undefined;
+  let memoryRelease: MemoryRelease | undefined;
   const account = { region: config.region, accountId: config.accountId };
   // Sensitive-data detectors for free-form fields, redaction, scans and inline MQTT checks.
   const guard = new Guard(config.guard);
@@ -198,6 +200,7 @@ export async function startBulwark(
   // Last-accessed data for the access report, noted by the IAM authorizer on each allowed call.
   const lastAccessed = new LastAccessedRecorder({ store: dataDir.store, logger });
   const close = async () => {
+    memoryRelease?.stop();
     stopWatchingCertificate?.();
     revocation?.close();
     const brokerClosed = broker?.close();
@@ -498,6 +501,16 @@ export async function startBulwark(
     await api.listen({ host: config.host, port: config.apiPort });
     await encryption.resumePendingMove();
     await scans.start();
+    const mallocTrim = loadMallocTrim();
+    if (mallocTrim) {
+      const counted = broker;
+      memoryRelease = new MemoryRelease({
+        connectionsAccepted: () => counted.connectionsAccepted,
+        release: mallocTrim,
+        logger,
+      });
+      memoryRelease.releaseNow('start-up');
+    } else logger.debug('no malloc_trim on this platform: freed memory stays with the allocator');
     if (certificateFiles) {
       const mqttServer = mqtt;
       const apiServer = api.server;

@@ -130,6 +130,7 @@ export class Broker {
   private readonly sessions = new Map<string, Session>();
   private readonly index = new TopicIndex<Subscriber>();
   private readonly connections = new Set<Connection>();
+  private accepted = 0;
   private readonly pendingWills = new Map<Session, { will: Will; timer: NodeJS.Timeout }>();
   private readonly sweepTimer: NodeJS.Timeout;
   readonly lifecycle: LifecycleEvents;
@@ -160,7 +161,13 @@ export class Broker {
 
   /** Takes a new client socket from a transport (after its TLS handshake, if any). */
   accept(socket: Duplex, facts: ConnectionFacts, certificate?: X509Certificate): void {
+    this.accepted++;
     this.connections.add(new Connection(this, socket, facts, certificate));
+  }
+
+  /** Connections taken from the transports since start, closed ones included. */
+  get connectionsAccepted(): number {
+    return this.accepted;
   }
 
   get connectionCount(): number {
