@@ -21,7 +21,7 @@ import {
 } from './events.js';
 import { LifecycleEvents } from './lifecycle.js';
 import type { BrokerLimits } from './limits.js';
-import type { Delivery, Message } from './message.js';
+import { ownPayload, type Delivery, type Message } from './message.js';
 import { sendPublish, type EncodedPublishes } from './outbound-publish.js';
 import { Reason } from './reason-codes.js';
 import type { RetainedMessages } from './retained.js';
@@ -131,6 +131,8 @@ export class Broker {
   private readonly index = new TopicIndex<Subscriber>();
   private readonly connections = new Set<Connection>();
   private accepted = 0;
+  /** Set once `close` has begun: resolves its wait when the last connection has closed. */
+  private closed: (() => void) | undefined;
   private readonly pendingWills = new Map<Session, { will: Will; timer: NodeJS.Timeout }>();
   private readonly sweepTimer: NodeJS.Timeout;
   readonly lifecycle: LifecycleEvents;
@@ -161,6 +163,10 @@ export class Broker {
 
   /** Takes a new client socket from a transport (after its TLS handshake, if any). */
   accept(socket: Duplex, facts: ConnectionFacts, certificate?: X509Certificate): void {
+    if (this.closed) {
+      socket.destroy();
+      return;
+    }
     this.accepted++;
     this.connections.add(new Connection(this, socket, facts, certificate));
   }
@@ -307,6 +313,8 @@ export class Broker {
 
   connectionClosed(connection: Connection): void {
     this.connections.delete(connection);
+    // `close` goes on once this call has returned, the session below saved as offline.
+    if (this.closed && this.connections.size === 0) this.closed();
     if (connection.session) {
       this.lifecycle.disconnected(connection);
       if (connection.logsAt(Verbosity.INFO))
@@ -443,8 +451,10 @@ export class Broker {
     requester: object | undefined = publisher?.connection,
   ): Promise<void> | undefined {
     if (requester) this.requestService(message, requester);
-    if (message.retain)
+    if (message.retain) {
+      ownPayload(message);
       return this.retained.set(message).then(() => this.dispatch(this.route(message), publisher));
+    }
     return this.dispatch(this.route(message), publisher);
   }
 
@@ -559,6 +569,7 @@ export class Broker {
       else {
         const placed = this.place(session, delivery);
         if (placed === undefined) continue;
+        ownPayload(delivery.message);
         const persistent = this.isPersistent(session);
         if (typeof placed === 'object') {
           // QoS 2 goes out only once stored, so a restart re-sends the same packet id and the
@@ -899,9 +910,20 @@ export class Broker {
    * Tells every client the server is going away (MQTT 5: reason 0x8B) and closes them; settles
    * once the session store has written what it still held.
    */
+  /**
+   * Disconnects every client and waits for their sockets to close (each is destroyed at most a
+   * second after its DISCONNECT), so that every persistent session going offline is saved as
+   * such before the session store closes.
+   */
   async close(): Promise<void> {
     clearInterval(this.sweepTimer);
+    const allClosed =
+      this.connections.size === 0
+        ? undefined
+        : new Promise<void>((resolve) => (this.closed = resolve));
+    this.closed ??= () => undefined;
     for (const connection of this.connections) connection.disconnect(Reason.ServerShuttingDown);
+    await allClosed;
     await this.sessionStore.close();
   }
 }

@@ -32,6 +32,21 @@ export interface Delivery {
   seq?: number;
 }
 
+/**
+ * Gives a message a payload of its own before the broker keeps it past this tick (retained,
+ * queued, in flight, a will). A payload the framer read is a view of the socket's read chunk,
+ * which holds every packet of one TLS record (up to 16 KiB) or TCP read (up to 64 KiB), and a
+ * kept view would keep the whole chunk alive; a small Buffer from Node's pool would keep its
+ * 8 KiB slab. Copied once per message, however many sessions keep it.
+ */
+export function ownPayload(message: Message): void {
+  const payload = message.payload;
+  if (payload.byteLength === payload.buffer.byteLength) return;
+  const own = Buffer.allocUnsafeSlow(payload.length);
+  payload.copy(own);
+  message.payload = own;
+}
+
 export function messageFromPublish(
   packet: IPublishPacket,
   topic: string,

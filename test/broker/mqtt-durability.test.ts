@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Store } from 'mqtt';
+import mqtt, { Store, type IConnackPacket } from 'mqtt';
 import { EPHEMERAL_PORTS_WITH_DEV, startServer, stopServer } from '../helpers/cli.js';
 import { connectClient, connectWithInbox } from '../helpers/mqtt-clients.js';
 import { tempDir } from '../helpers/temp.js';
@@ -227,4 +227,36 @@ test('the will of a persistent session connected at kill -9 is sent after the re
   assert.equal((await messages.next(10_000)).payload.toString(), 'crashed is gone');
   await messages.none(1000);
   await stopServer(second);
+});
+
+test('a graceful stop saves each connected persistent session as offline before the store closes', async (t) => {
+  const dataDir = join(tempDir(t), 'data');
+  const args = ['--data-dir', dataDir, ...EPHEMERAL_PORTS_WITH_DEV];
+  const server = await startServer(t, args);
+  const session = {
+    protocolVersion: 5 as const,
+    clean: false,
+    clientId: 'stopping-sub',
+    properties: { sessionExpiryInterval: 600 },
+  };
+  const clients = await Promise.all(
+    Array.from({ length: 5 }, (_, i) =>
+      connectClient(t, server.ready.dev as number, { ...session, clientId: `stopping-sub-${i}` }),
+    ),
+  );
+  await Promise.all(clients.map((client) => client.subscribeAsync('stopping/#', { qos: 1 })));
+  assert.equal(await stopServer(server), 0, server.stderr());
+  assert.doesNotMatch(server.stderr(), /could not store the session going offline/);
+  assert.doesNotMatch(server.stderr(), /"level":50/, 'no error logged while stopping');
+
+  const restarted = await startServer(t, args);
+  const resumed = mqtt.connect(`mqtt://127.0.0.1:${restarted.ready.dev}`, {
+    ...session,
+    clientId: 'stopping-sub-3',
+    reconnectPeriod: 0,
+  });
+  t.after(() => resumed.end(true));
+  const connack = await new Promise<IConnackPacket>((resolve) => resumed.once('connect', resolve));
+  assert.equal(connack.sessionPresent, true, 'the session stopped with the server is resumed');
+  await stopServer(restarted);
 });

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IConnackPacket, IConnectPacket } from 'mqtt-packet';
 import type { Connection } from '../connection.js';
 import { reasonName, Verbosity } from '../events.js';
-import { messageFromPublish } from '../message.js';
+import { messageFromPublish, ownPayload } from '../message.js';
 import { connectReturnCodeFor, Reason, type ReasonCode } from '../reason-codes.js';
 import { validateTopicName } from '../topics/topic-validation.js';
 
@@ -134,8 +134,10 @@ export async function handleConnect(connection: Connection, packet: IConnectPack
       dup: false,
       properties: packet.will.properties ?? {},
     };
+    const willMessage = messageFromPublish(willPacket, packet.will.topic, clientId, Date.now());
+    ownPayload(willMessage);
     connection.will = {
-      message: messageFromPublish(willPacket, packet.will.topic, clientId, Date.now()),
+      message: willMessage,
       delaySeconds: packet.will.properties?.willDelayInterval ?? 0,
     };
   }
