@@ -21,22 +21,24 @@ import {
   IoTClient,
   UpdateThingCommand,
 } from '@aws-sdk/client-iot';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { execSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent } from 'node:https';
+import { execSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { pino } from 'pino';
 import { openDataDir } from '../src/app/data-dir.js';
 import { AuditTrail, type AuditEvent } from '../src/audit/index.js';
 import { loadConfig, type Config } from '../src/config/index.js';
+import {
+  adminClientOptions,
+  BUILT_CLI,
+  startServe,
+  stopServe,
+  type ServeProcess,
+} from './bulwark-serve.js';
 import { codeVersion, writeResultsSection } from './results-file.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SCALE = Number(process.env.BENCH_SCALE ?? '1');
 if (!(SCALE > 0)) throw new Error('BENCH_SCALE must be a positive number');
 const POSTGRES_URL =
@@ -183,63 +185,6 @@ async function appendBenchmark(engine: 'sqlite' | 'postgres'): Promise<Map<numbe
   return results;
 }
 
-interface Server {
-  child: ChildProcess;
-  api: number;
-  dataDir: string;
-}
-
-async function startServer(cli: string, dataDir: string): Promise<Server> {
-  const child = spawn(
-    process.execPath,
-    [cli, 'serve', '--data-dir', dataDir, '--api-port', '0', '--mqtt-port', '0'],
-    {
-      env: {
-        ...Object.fromEntries(
-          Object.entries(process.env).filter(([name]) => !name.startsWith('BULWARK_')),
-        ),
-        BULWARK_LOG_LEVEL: 'WARN',
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  for await (const line of createInterface({ input: child.stdout as NodeJS.ReadableStream })) {
-    if (line.startsWith('{"ready"')) {
-      const { ready } = JSON.parse(line) as { ready: { api: number } };
-      return { child, api: ready.api, dataDir };
-    }
-  }
-  throw new Error(`${cli} serve exited before it was ready`);
-}
-
-function stop(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.child.once('exit', () => resolve());
-    server.child.kill('SIGTERM');
-  });
-}
-
-function iotClient(server: Server): IoTClient {
-  const credentials = JSON.parse(
-    readFileSync(join(server.dataDir, 'admin-credentials.json'), 'utf8'),
-  ) as { AccessKeyId: string; SecretAccessKey: string };
-  return new IoTClient({
-    region: 'us-east-1',
-    endpoint: `https://127.0.0.1:${server.api}`,
-    credentials: {
-      accessKeyId: credentials.AccessKeyId,
-      secretAccessKey: credentials.SecretAccessKey,
-    },
-    requestHandler: new NodeHttpHandler({
-      httpsAgent: new Agent({
-        keepAlive: true,
-        maxSockets: API_CONCURRENCY,
-        ca: readFileSync(join(server.dataDir, 'pki', 'server-ca.pem'), 'utf8'),
-      }),
-    }),
-  });
-}
-
 async function apiLoad(client: IoTClient, write: boolean): Promise<Measured> {
   const latencies: number[] = [];
   let next = 0;
@@ -267,15 +212,15 @@ async function apiLoad(client: IoTClient, write: boolean): Promise<Measured> {
 
 interface ApiTarget {
   label: string;
-  server: Server;
+  server: ServeProcess;
   client: IoTClient;
   dir: string;
 }
 
 async function startTarget(label: string, cli: string): Promise<ApiTarget> {
   const dir = mkdtempSync(join(tmpdir(), 'bulwark-bench-audit-api-'));
-  const server = await startServer(cli, join(dir, 'data'));
-  const client = iotClient(server);
+  const server = await startServe({ cli, dataDir: join(dir, 'data') });
+  const client = new IoTClient(adminClientOptions(server, API_CONCURRENCY));
   for (let n = 0; n < API_CONCURRENCY; n++)
     await client.send(new CreateThingCommand({ thingName: `bench-${n}` }));
   // Warm-up: connections, JIT.
@@ -285,7 +230,7 @@ async function startTarget(label: string, cli: string): Promise<ApiTarget> {
 
 async function stopTarget(target: ApiTarget): Promise<void> {
   target.client.destroy();
-  await stop(target.server);
+  await stopServe(target.server);
   rmSync(target.dir, { recursive: true, force: true });
 }
 
@@ -342,9 +287,8 @@ async function main(): Promise<void> {
   const append = new Map<string, Map<number, Measured>>();
   for (const engine of engines) append.set(engine, await appendBenchmark(engine));
 
-  const cli = join(ROOT, 'dist/src/cli/main.js');
   const baselineDir = process.env.BENCH_BASELINE_DIR;
-  const targets = [await startTarget('with audit', cli)];
+  const targets = [await startTarget('with audit', BUILT_CLI)];
   if (baselineDir)
     targets.push(await startTarget('baseline', join(baselineDir, 'dist/src/cli/main.js')));
   let api: Map<string, { read: Measured; write: Measured }>;

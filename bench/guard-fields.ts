@@ -20,14 +20,9 @@ import {
   TagResourceCommand,
   UpdateThingCommand,
 } from '@aws-sdk/client-iot';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent } from 'node:https';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import {
   attributeMapFields,
   FieldGuard,
@@ -36,8 +31,8 @@ import {
   type FreeFormField,
 } from '../src/guard/field-guard.js';
 import { Guard, guardSettingsSchema } from '../src/guard/index.js';
+import { adminClientOptions, startServe, stopServe, type ServeProcess } from './bulwark-serve.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SCALE = Number(process.env.BENCH_SCALE ?? '1');
 if (!(SCALE > 0)) throw new Error('BENCH_SCALE must be a positive number');
 const CALLS = Math.max(200, Math.round(1500 * SCALE));
@@ -89,7 +84,7 @@ function measured(latencies: number[], elapsedMs: number): Measured {
 
 interface Target {
   label: string;
-  child: ChildProcess;
+  server: ServeProcess;
   client: IoTClient;
   dir: string;
   /** Things made so far: CreateThing's names go on from here. */
@@ -98,61 +93,11 @@ interface Target {
 
 async function startTarget(label: string, guard: object): Promise<Target> {
   const dir = mkdtempSync(join(tmpdir(), 'bulwark-bench-guard-fields-'));
-  const dataDir = join(dir, 'data');
   const configFile = join(dir, 'bulwark.json');
   writeFileSync(configFile, JSON.stringify({ guard }));
-  const child = spawn(
-    process.execPath,
-    [
-      join(ROOT, 'dist/src/cli/main.js'),
-      'serve',
-      '--data-dir',
-      dataDir,
-      '--config',
-      configFile,
-      '--api-port',
-      '0',
-      '--mqtt-port',
-      '0',
-    ],
-    {
-      env: {
-        ...Object.fromEntries(
-          Object.entries(process.env).filter(([name]) => !name.startsWith('BULWARK_')),
-        ),
-        BULWARK_LOG_LEVEL: 'WARN',
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  let api: number | undefined;
-  for await (const line of createInterface({ input: child.stdout as NodeJS.ReadableStream }))
-    if (line.startsWith('{"ready"')) {
-      api = (JSON.parse(line) as { ready: { api: number } }).ready.api;
-      break;
-    }
-  if (api === undefined) throw new Error(`${label}: bulwark serve exited before it was ready`);
-  const credentials = JSON.parse(readFileSync(join(dataDir, 'admin-credentials.json'), 'utf8')) as {
-    AccessKeyId: string;
-    SecretAccessKey: string;
-  };
-  const client = new IoTClient({
-    region: 'us-east-1',
-    endpoint: `https://127.0.0.1:${api}`,
-    credentials: {
-      accessKeyId: credentials.AccessKeyId,
-      secretAccessKey: credentials.SecretAccessKey,
-    },
-    maxAttempts: 1,
-    requestHandler: new NodeHttpHandler({
-      httpsAgent: new Agent({
-        keepAlive: true,
-        maxSockets: CONCURRENCY,
-        ca: readFileSync(join(dataDir, 'pki', 'server-ca.pem'), 'utf8'),
-      }),
-    }),
-  });
-  const target: Target = { label, child, client, dir, created: 0 };
+  const server = await startServe({ dataDir: join(dir, 'data'), args: ['--config', configFile] });
+  const client = new IoTClient(adminClientOptions(server, CONCURRENCY));
+  const target: Target = { label, server, client, dir, created: 0 };
   // The things UpdateThing and TagResource work on, and a warm-up (connections, JIT).
   await load(target, 'CreateThing');
   return target;
@@ -160,10 +105,7 @@ async function startTarget(label: string, guard: object): Promise<Target> {
 
 async function stopTarget(target: Target): Promise<void> {
   target.client.destroy();
-  await new Promise<void>((resolve) => {
-    target.child.once('exit', () => resolve());
-    target.child.kill('SIGTERM');
-  });
+  await stopServe(target.server);
   rmSync(target.dir, { recursive: true, force: true });
 }
 

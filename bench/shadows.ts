@@ -12,21 +12,15 @@
  * BULWARK_TEST_POSTGRES_URL as for the tests (PostgreSQL is skipped, and said so, when absent).
  */
 import { IoTDataPlaneClient, UpdateThingShadowCommand } from '@aws-sdk/client-iot-data-plane';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { Agent } from 'node:https';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
 import pg from 'pg';
+import { adminClientOptions, startServe, stopServe, type ServeProcess } from './bulwark-serve.js';
 import { codeVersion, writeResultsSection } from './results-file.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CLI = join(ROOT, 'dist/src/cli/main.js');
 const SCALE = Number(process.env.BENCH_SCALE ?? '1');
 if (!(SCALE > 0)) throw new Error('BENCH_SCALE must be a positive number');
 const POSTGRES_URL =
@@ -40,47 +34,6 @@ const HTTPS_CONCURRENCY = 16;
 const SECTION = '## Device shadows: updates per second';
 
 const progress = (line: string): void => void process.stderr.write(`${line}\n`);
-
-interface Server {
-  child: ChildProcess;
-  api: number;
-  dev: number;
-}
-
-async function startServer(dataDir: string, env: Record<string, string>): Promise<Server> {
-  const child = spawn(
-    process.execPath,
-    [CLI, 'serve', '--data-dir', dataDir, '--api-port', '0', '--mqtt-port', '0', '--dev-port', '0'],
-    {
-      env: {
-        ...Object.fromEntries(
-          Object.entries(process.env).filter(([name]) => !name.startsWith('BULWARK_')),
-        ),
-        BULWARK_LOG_LEVEL: 'WARN',
-        // AWS's per-connection quotas (100 publishes/s, 512 KB/s) would cap each client at 100
-        // updates/s; the shadow service is what is measured.
-        BULWARK_MQTT_LIMITS_MAX_PUBLISHES_PER_SECOND: '0',
-        BULWARK_MQTT_LIMITS_MAX_INBOUND_BYTES_PER_SECOND: '0',
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  for await (const line of createInterface({ input: child.stdout as NodeJS.ReadableStream })) {
-    if (line.startsWith('{"ready"')) {
-      const { ready } = JSON.parse(line) as { ready: { api: number; dev: number } };
-      return { child, api: ready.api, dev: ready.dev };
-    }
-  }
-  throw new Error('bulwark serve exited before it was ready');
-}
-
-function stop(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.child.once('exit', () => resolve());
-    server.child.kill('SIGTERM');
-  });
-}
 
 /** A reported state of five fields, as a device reporting telemetry would send. */
 function reportedUpdate(sequence: number, clientToken?: string): string {
@@ -118,10 +71,10 @@ async function inParallel(count: number, width: number, task: (index: number) =>
   );
 }
 
-async function mqttUpdates(server: Server): Promise<Figures> {
+async function mqttUpdates(server: ServeProcess): Promise<Figures> {
   const clients: MqttClient[] = await Promise.all(
     Array.from({ length: CLIENTS }, (_, index) =>
-      mqtt.connectAsync(`mqtt://127.0.0.1:${server.dev}`, {
+      mqtt.connectAsync(`mqtt://127.0.0.1:${server.dev as number}`, {
         clientId: `bench-${index}`,
         reconnectPeriod: 0,
       }),
@@ -158,27 +111,8 @@ async function mqttUpdates(server: Server): Promise<Figures> {
   return { updates: perClient * CLIENTS, seconds, latenciesMs };
 }
 
-async function httpsUpdates(server: Server, dataDir: string): Promise<Figures> {
-  const credentials = JSON.parse(readFileSync(join(dataDir, 'admin-credentials.json'), 'utf8')) as {
-    AccessKeyId: string;
-    SecretAccessKey: string;
-  };
-  const client = new IoTDataPlaneClient({
-    endpoint: `https://127.0.0.1:${server.api}`,
-    region: 'us-east-1',
-    credentials: {
-      accessKeyId: credentials.AccessKeyId,
-      secretAccessKey: credentials.SecretAccessKey,
-    },
-    maxAttempts: 1,
-    requestHandler: new NodeHttpHandler({
-      httpsAgent: new Agent({
-        ca: readFileSync(join(dataDir, 'pki', 'server-ca.pem'), 'utf8'),
-        keepAlive: true,
-        maxSockets: HTTPS_CONCURRENCY,
-      }),
-    }),
-  });
+async function httpsUpdates(server: ServeProcess): Promise<Figures> {
+  const client = new IoTDataPlaneClient(adminClientOptions(server, HTTPS_CONCURRENCY));
   const latenciesMs: number[] = [];
   const started = performance.now();
   await inParallel(HTTPS_UPDATES, HTTPS_CONCURRENCY, async (sequence) => {
@@ -243,15 +177,24 @@ async function main(): Promise<void> {
             BULWARK_STORE_POSTGRES_SCHEMA: schema,
           }
         : {};
-    const dataDir = join(dir, 'data');
-    const server = await startServer(dataDir, env);
+    const server = await startServe({
+      dataDir: join(dir, 'data'),
+      args: ['--dev-port', '0'],
+      env: {
+        // AWS's per-connection quotas (100 publishes/s, 512 KB/s) would cap each client at 100
+        // updates/s; the shadow service is what is measured.
+        BULWARK_MQTT_LIMITS_MAX_PUBLISHES_PER_SECOND: '0',
+        BULWARK_MQTT_LIMITS_MAX_INBOUND_BYTES_PER_SECOND: '0',
+        ...env,
+      },
+    });
     try {
       progress(`${engine}: ${MQTT_UPDATES} updates over MQTT…`);
       rows.push(row(engine, 'MQTT', await mqttUpdates(server)));
       progress(`${engine}: ${HTTPS_UPDATES} updates over HTTPS…`);
-      rows.push(row(engine, 'HTTPS (SigV4)', await httpsUpdates(server, dataDir)));
+      rows.push(row(engine, 'HTTPS (SigV4)', await httpsUpdates(server)));
     } finally {
-      await stop(server);
+      await stopServe(server);
       rmSync(dir, { recursive: true, force: true });
       if (engine === 'postgres') await dropSchema(schema);
     }
