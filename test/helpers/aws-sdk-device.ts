@@ -186,6 +186,19 @@ async function driveShadow(
       (error: mqtt_request_response.ServiceError) =>
         JSON.stringify(error.modeledError ?? error.message),
     );
+    // The CRT client (aws-crt 1.33.1) acknowledges each response after its handler has run. If
+    // stop() comes first, that PUBACK is queued ahead of the DISCONNECT, which a stopping client
+    // never writes: no DISCONNECT, no 'stopped', ever (its trace shows the service task
+    // cancelled and not rescheduled). A round trip through the server first lets the PUBACK
+    // go out. UNSUBSCRIBE from a filter never subscribed has no other effect.
+    await within(
+      'round trip before stop',
+      client.unsubscribe({
+        topicFilters: [
+          `$aws/things/${target.thingName}/shadow/name/${target.shadowName}/update/documents`,
+        ],
+      }),
+    );
   } finally {
     deltas.close();
     shadow.close();
