@@ -131,8 +131,10 @@ export class Broker {
   private readonly index = new TopicIndex<Subscriber>();
   private readonly connections = new Set<Connection>();
   private accepted = 0;
-  /** Set once `close` has begun: resolves its wait when the last connection has closed. */
-  private closed: (() => void) | undefined;
+  /** Set once `close` has begun: no connection is taken from then on. */
+  private closing = false;
+  /** Ends `close`'s wait for the last connection to close. */
+  private allClosed: (() => void) | undefined;
   private readonly pendingWills = new Map<Session, { will: Will; timer: NodeJS.Timeout }>();
   private readonly sweepTimer: NodeJS.Timeout;
   readonly lifecycle: LifecycleEvents;
@@ -163,7 +165,7 @@ export class Broker {
 
   /** Takes a new client socket from a transport (after its TLS handshake, if any). */
   accept(socket: Duplex, facts: ConnectionFacts, certificate?: X509Certificate): void {
-    if (this.closed) {
+    if (this.closing) {
       socket.destroy();
       return;
     }
@@ -314,7 +316,7 @@ export class Broker {
   connectionClosed(connection: Connection): void {
     this.connections.delete(connection);
     // `close` goes on once this call has returned, the session below saved as offline.
-    if (this.closed && this.connections.size === 0) this.closed();
+    if (this.closing && this.connections.size === 0) this.allClosed?.();
     if (connection.session) {
       this.lifecycle.disconnected(connection);
       if (connection.logsAt(Verbosity.INFO))
@@ -907,21 +909,18 @@ export class Broker {
   }
 
   /**
-   * Tells every client the server is going away (MQTT 5: reason 0x8B) and closes them; settles
-   * once the session store has written what it still held.
-   */
-  /**
-   * Disconnects every client and waits for their sockets to close (each is destroyed at most a
-   * second after its DISCONNECT), so that every persistent session going offline is saved as
-   * such before the session store closes.
+   * Tells every client the server is going away (MQTT 5: reason 0x8B) and closes them, waits for
+   * their sockets to close (each is destroyed at most a second after its DISCONNECT) so that
+   * every persistent session going offline is saved as such, then settles once the session store
+   * has written what it still held.
    */
   async close(): Promise<void> {
     clearInterval(this.sweepTimer);
+    this.closing = true;
     const allClosed =
       this.connections.size === 0
         ? undefined
-        : new Promise<void>((resolve) => (this.closed = resolve));
-    this.closed ??= () => undefined;
+        : new Promise<void>((resolve) => (this.allClosed = resolve));
     for (const connection of this.connections) connection.disconnect(Reason.ServerShuttingDown);
     await allClosed;
     await this.sessionStore.close();

@@ -236,7 +236,6 @@ test('a graceful stop saves each connected persistent session as offline before 
   const session = {
     protocolVersion: 5 as const,
     clean: false,
-    clientId: 'stopping-sub',
     properties: { sessionExpiryInterval: 600 },
   };
   const clients = await Promise.all(
