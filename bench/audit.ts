@@ -30,13 +30,8 @@ import { pino } from 'pino';
 import { openDataDir } from '../src/app/data-dir.js';
 import { AuditTrail, type AuditEvent } from '../src/audit/index.js';
 import { loadConfig, type Config } from '../src/config/index.js';
-import {
-  adminClientOptions,
-  BUILT_CLI,
-  startServe,
-  stopServe,
-  type ServeProcess,
-} from './bulwark-serve.js';
+import { adminClientOptions, startServe, stopServe, type ServeProcess } from './bulwark-serve.js';
+import { CLI } from '../test/helpers/cli.js';
 import { codeVersion, writeResultsSection } from './results-file.js';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? '1');
@@ -288,7 +283,7 @@ async function main(): Promise<void> {
   for (const engine of engines) append.set(engine, await appendBenchmark(engine));
 
   const baselineDir = process.env.BENCH_BASELINE_DIR;
-  const targets = [await startTarget('with audit', BUILT_CLI)];
+  const targets = [await startTarget('with audit', CLI)];
   if (baselineDir)
     targets.push(await startTarget('baseline', join(baselineDir, 'dist/src/cli/main.js')));
   let api: Map<string, { read: Measured; write: Measured }>;

@@ -59,8 +59,6 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { fileURLToPath } from 'node:url';
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import mqttPacket from 'mqtt-packet';
 import { codeVersion, RESULTS_PATH, writeResultsSection } from './results-file.js';
@@ -70,15 +68,12 @@ import {
   type TestCa,
   type TestCertificate,
 } from '../test/helpers/certificates.js';
+import { collectGarbage } from '../test/helpers/gc.js';
 
 // ---------------------------------------------------------------------------------------------
 // Parameters
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
-// A full garbage collection of this process on demand (node's `gc`, enabled here rather than by a
-// command-line flag so the bench runs the same however it is started).
-v8.setFlagsFromString('--expose-gc');
-const collectGarbage = vm.runInNewContext('gc') as () => void;
 const SECTION = '## MQTT brokers';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? '4');

@@ -8,13 +8,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Agent } from 'node:https';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-
-export const BUILT_CLI = join(
-  fileURLToPath(new URL('..', import.meta.url)),
-  'dist/src/cli/main.js',
-);
+import { readLinesUntil } from '../test/helpers/child.js';
+import { cleanEnv, CLI } from '../test/helpers/cli.js';
 
 export interface ServeProcess {
   child: ChildProcess;
@@ -32,11 +27,10 @@ export async function startServe(options: {
   args?: string[];
   env?: Record<string, string>;
 }): Promise<ServeProcess> {
-  const cli = options.cli ?? BUILT_CLI;
   const child = spawn(
     process.execPath,
     [
-      cli,
+      options.cli ?? CLI,
       'serve',
       '--data-dir',
       options.dataDir,
@@ -47,23 +41,15 @@ export async function startServe(options: {
       ...(options.args ?? []),
     ],
     {
-      env: {
-        ...Object.fromEntries(
-          Object.entries(process.env).filter(([name]) => !name.startsWith('BULWARK_')),
-        ),
-        BULWARK_LOG_LEVEL: 'WARN',
-        ...options.env,
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
+      env: cleanEnv({ BULWARK_LOG_LEVEL: 'WARN', ...options.env }),
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
-  for await (const line of createInterface({ input: child.stdout as NodeJS.ReadableStream })) {
-    if (line.startsWith('{"ready"')) {
-      const { ready } = JSON.parse(line) as { ready: { api: number; dev?: number } };
-      return { child, dataDir: options.dataDir, ...ready };
-    }
-  }
-  throw new Error(`${cli} serve exited before it was ready`);
+  const lines = await readLinesUntil(child, (line) => line.startsWith('{"ready"'));
+  const { ready } = JSON.parse(lines[lines.length - 1] as string) as {
+    ready: { api: number; dev?: number };
+  };
+  return { child, dataDir: options.dataDir, ...ready };
 }
 
 export function stopServe(server: ServeProcess): Promise<void> {

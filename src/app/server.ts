@@ -503,9 +503,8 @@ export async function startBulwark(
     await scans.start();
     const mallocTrim = loadMallocTrim();
     if (mallocTrim) {
-      const counted = broker;
       memoryRelease = new MemoryRelease({
-        connectionsAccepted: () => counted.connectionsAccepted,
+        connectionsAccepted: () => liveBroker.connectionsAccepted,
         release: mallocTrim,
         logger,
       });

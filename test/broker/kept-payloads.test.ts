@@ -7,17 +7,13 @@ import { EventEmitter, once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { startBulwark } from '../../src/app/server.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/logs/logger.js';
+import { collectGarbage } from '../helpers/gc.js';
 import { connectClient, connectWithInbox } from '../helpers/mqtt-clients.js';
 import { tempDir } from '../helpers/temp.js';
-
-v8.setFlagsFromString('--expose-gc');
-const collectGarbage = vm.runInNewContext('gc') as () => void;
 
 /** Bytes of live ArrayBuffers once everything unreachable is collected. */
 function liveArrayBufferBytes(): number {
