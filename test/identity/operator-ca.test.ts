@@ -1,6 +1,7 @@
 // An operator's own CA end to end on a real server: just-in-time registration of a device's first
 // connection (PENDING_ACTIVATION, the registered event, the connection closed), activation by the
-// operator, and deactivating the CA cutting its devices' live connections.
+// operator, deactivating the CA cutting its devices' live connections, and a CA the listener
+// trusts by configuration beside registered ones.
 import {
   AttachPolicyCommand,
   CreatePolicyCommand,
@@ -12,12 +13,14 @@ import {
 } from '@aws-sdk/client-iot';
 import assert from 'node:assert/strict';
 import { createHash, X509Certificate } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { iotClient, serverCa } from '../helpers/aws-api.js';
 import {
   createTestCa,
   issueClientCertificate,
+  type TestCa,
   type TestCertificate,
 } from '../helpers/certificates.js';
 import {
@@ -32,12 +35,22 @@ import { eventually } from '../helpers/wait.js';
 import { issueByCa } from '../pki/helpers.js';
 
 const files = fileCleanup();
-const dataDir = join(tempDir(files, 'bulwark-operator-ca-'), 'data');
+const dir = tempDir(files, 'bulwark-operator-ca-');
+const dataDir = join(dir, 'data');
 let server: RunningServer;
 let iot: IoTClient;
+/** A device CA the listener trusts by configuration: its certificates act under `dev-listener`. */
+let trustedCa: TestCa;
 
 before(async () => {
-  server = await startServer(files, ['--data-dir', dataDir, ...EPHEMERAL_PORTS_WITH_DEV]);
+  trustedCa = await createTestCa('Configured Fleet CA');
+  writeFileSync(join(dir, 'trusted-ca.pem'), trustedCa.certificatePem);
+  server = await startServer(files, ['--data-dir', dataDir, ...EPHEMERAL_PORTS_WITH_DEV], {
+    env: {
+      BULWARK_MQTT_DEVICE_CA_FILE: join(dir, 'trusted-ca.pem'),
+      BULWARK_MQTT_DEVICE_CA_POLICY: 'dev-listener',
+    },
+  });
   iot = iotClient({ port: server.ready.api, dataDir });
   await iot.send(
     new CreatePolicyCommand({
@@ -162,4 +175,23 @@ test("deactivating a CA closes its devices' live connections at once and refuses
   );
   const { client: again } = await connectDevice(t, device, 'cut-off-device');
   assert.equal(again.connected, true);
+});
+
+test("a configured CA's certificate is accepted without registration, and each certificate's remembered verdict is its own", async (t) => {
+  // Whether the configured CA issued a certificate is checked once and remembered by certificate
+  // id. Alternating with a certificate the configured CA did not issue shows each keeps its own
+  // answer on every reconnect.
+  const { ca: strictCa } = await registerCa('Alternating Strict CA', false);
+  const configured = await issueClientCertificate(trustedCa, 'configured-device');
+  const unregistered = await issueClientCertificate(strictCa, 'unregistered-device');
+  for (let round = 1; round <= 2; round++) {
+    const { client } = await connectDevice(t, configured, 'configured-device');
+    assert.equal(client.connected, true, `round ${round}: the configured CA's device connects`);
+    await client.endAsync();
+    await assert.rejects(
+      connectDevice(t, unregistered, 'unregistered-device'),
+      (error: Error & { code?: number }) => error.code === 135,
+      `round ${round}: the unregistered certificate is refused with Not authorized`,
+    );
+  }
 });
