@@ -5,6 +5,7 @@ import {
   type AuditRecord,
   type LookupAttributeKey,
 } from '../audit/index.js';
+import { withCliAudit, type CliCall } from './cli-audit.js';
 import {
   action,
   collect,
@@ -76,7 +77,8 @@ function summaryLine(record: AuditRecord): string {
  * `bulwark audit lookup`: the trail's events newest first, found as CloudTrail's LookupEvents
  * finds them, with any number of lookup attributes (all must match) and a time range. Prints
  * one line per event, or with `--json` the CloudTrail records (`{"Records": […]}`). Safe while
- * the server runs: it only reads.
+ * the server runs. Reading the trail is itself recorded, as CloudTrail records LookupEvents: as
+ * the account's root through the CLI, after the lookup, so later lookups find it.
  */
 export function registerAuditLookup(audit: Command): Command {
   return withDataDirOptions(audit.command('lookup'))
@@ -104,20 +106,38 @@ export function registerAuditLookup(audit: Command): Command {
           throw invalidArgument('--start-time must be at or before --end-time');
         const maxResults = maxResultsOf(flags.maxResults);
         const records: AuditRecord[] = [];
-        await withDataDir(flags, async ({ store }) => {
-          let after: { stream: string; seq: number } | undefined;
-          do {
-            const page = await lookupEvents(store, {
-              attributes,
-              ...(startTime !== undefined ? { startTime } : {}),
-              ...(endTime !== undefined ? { endTime } : {}),
-              maxResults: Math.min(PAGE, maxResults - records.length),
-              ...(after ? { after } : {}),
-            });
-            records.push(...page.records);
-            after = page.next;
-          } while (after && records.length < maxResults);
-        });
+        const call: CliCall = {
+          eventSource: 'cloudtrail.amazonaws.com',
+          eventName: 'LookupEvents',
+          readOnly: true,
+          requestParameters: {
+            lookupAttributes: attributes.map(({ key, value }) => ({
+              attributeKey: key,
+              attributeValue: value,
+            })),
+            ...(flags.startTime !== undefined ? { startTime: flags.startTime } : {}),
+            ...(flags.endTime !== undefined ? { endTime: flags.endTime } : {}),
+            maxResults,
+          },
+        };
+        await withDataDir(flags, (dataDir, config) =>
+          withCliAudit(dataDir, config, (audit) =>
+            audit.run(call, async () => {
+              let after: { stream: string; seq: number } | undefined;
+              do {
+                const page = await lookupEvents(dataDir.store, {
+                  attributes,
+                  ...(startTime !== undefined ? { startTime } : {}),
+                  ...(endTime !== undefined ? { endTime } : {}),
+                  maxResults: Math.min(PAGE, maxResults - records.length),
+                  ...(after ? { after } : {}),
+                });
+                records.push(...page.records);
+                after = page.next;
+              } while (after && records.length < maxResults);
+            }),
+          ),
+        );
         if (flags.json) printJson({ Records: records });
         else if (records.length > 0)
           process.stdout.write(records.map(summaryLine).join('\n') + '\n');

@@ -1,7 +1,7 @@
 // CloudTrail's LookupEvents over its JSON 1.1 protocol against a real server: pages and their
 // NextTokens (through the AWS CLI and raw signed requests), time ranges, every attribute,
 // CloudTrail's validation errors, authentication and authorization; and `bulwark audit lookup`
-// on the same trail while the server runs.
+// on the same trail while the server runs, recording its own lookups.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
@@ -469,6 +469,18 @@ test('bulwark audit lookup: attributes ANDed, time range, limit, while the serve
     printed[0] as string,
     /^\S+Z {2}iot\.amazonaws\.com {2}CreateThing {2}admin {2}127\.0\.0\.1 {2}ok /,
   );
+
+  // Each lookup is recorded, as CloudTrail records LookupEvents: the newest one is the lookup
+  // just above, by the account's root through the CLI.
+  const [own] = json(['--lookup-attribute', 'EventName=LookupEvents', '--max-results', '1']);
+  assert.equal(own?.eventSource, 'cloudtrail.amazonaws.com');
+  assert.equal(own?.readOnly, true);
+  assert.equal(own?.userIdentity.type, 'Root');
+  assert.equal(own?.userIdentity.invokedBy, 'bulwark-cli');
+  assert.deepEqual(own?.requestParameters, {
+    lookupAttributes: [{ attributeKey: 'EventName', attributeValue: 'CreateThing' }],
+    maxResults: 3,
+  });
 
   for (const bad of [
     ['--lookup-attribute', 'SourceIp=127.0.0.1'],
