@@ -95,9 +95,9 @@ const QOS1_WINDOW = 16;
 const CONNECT_CONCURRENCY = 4;
 /**
  * Connects before the measured window. A JIT-compiled broker (Bulwark, Aedes) goes on optimising
- * its connect path for thousands of connects after it starts: V8's compiler threads used 10% of a
- * core 5 s in and under 2% 25 s in (perf, Bulwark). The steady figure is what a long-running
- * broker spends; these first connects are reported on their own as the cold figure.
+ * its connect path for thousands of connects after it starts: V8's compiler threads took 13% of
+ * Bulwark's CPU 4–8 s after it started and 1% 24–28 s in (perf). The steady figure is what a
+ * long-running broker spends; these first connects are reported on their own as the cold figure.
  */
 const CONNECT_WARMUP = 2_000;
 const CONNECT_MAX = 5_000;
