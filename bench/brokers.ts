@@ -232,6 +232,26 @@ function rssKiB(pid: number): number {
   return Number(match[1]);
 }
 
+/**
+ * Resident KiB of a process by kind of mapping (/proc/PID/smaps): `heap` is the brk heap, where
+ * glibc's malloc serves the main thread (OpenSSL's and Node's native objects); `anonymous` every
+ * other private mapping (V8's heap in Node, Go's heap in nats-server, malloc's large blocks).
+ */
+function residentByMapping(pid: number): { heap: number; anonymous: number } {
+  const totals = { heap: 0, anonymous: 0 };
+  let into: keyof typeof totals | undefined;
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const mapping = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (mapping) {
+      const name = mapping[1] as string;
+      into = name === '[heap]' ? 'heap' : name === '' ? 'anonymous' : undefined;
+    } else if (into && line.startsWith('Rss:')) {
+      totals[into] += Number(line.split(/\s+/)[1]);
+    }
+  }
+  return totals;
+}
+
 /** Broker and generator CPU over an interval, in cores (1.0 = one core busy throughout). */
 class CpuMeter {
   private readonly ticks: number;
@@ -1279,6 +1299,7 @@ async function idleMemory(broker: RunningBroker, target: Target): Promise<Measur
   await Promise.all(warm.map(mqttjsEnd));
   await sleep(1500);
   const before = rssKiB(broker.pid);
+  const mappingsBefore = residentByMapping(broker.pid);
   const cpu = new CpuMeter(broker.pid);
   const clients: MqttClient[] = [];
   let next = 0;
@@ -1293,13 +1314,19 @@ async function idleMemory(broker: RunningBroker, target: Target): Promise<Measur
   const usage = cpu.read();
   await sleep(2000);
   const after = rssKiB(broker.pid);
+  const mappingsAfter = residentByMapping(broker.pid);
   for (const client of clients) client.end(true);
   return {
     value: (after - before) / IDLE_CONNECTIONS,
     brokerCpu: usage.broker,
     generatorCpu: usage.generator,
     othersCpu: usage.others,
-    extra: { rssBeforeMiB: before / 1024, rssAfterMiB: after / 1024 },
+    extra: {
+      rssBeforeMiB: before / 1024,
+      rssAfterMiB: after / 1024,
+      heapKiB: (mappingsAfter.heap - mappingsBefore.heap) / IDLE_CONNECTIONS,
+      anonymousKiB: (mappingsAfter.anonymous - mappingsBefore.anonymous) / IDLE_CONNECTIONS,
+    },
   };
 }
 
@@ -1632,6 +1659,11 @@ function scenarioTable(
       align: 'r',
       cell: (r) =>
         `${fmt(extraMean(r, 'rssBeforeMiB'), 1)} → ${fmt(extraMean(r, 'rssAfterMiB'), 1)}`,
+    });
+    columns.push({
+      title: 'of which brk heap / other anonymous, KiB',
+      align: 'r',
+      cell: (r) => `${fmt(extraMean(r, 'heapKiB'), 1)} / ${fmt(extraMean(r, 'anonymousKiB'), 1)}`,
     });
   }
   if (scenario.startsWith('fan-')) {
