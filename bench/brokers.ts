@@ -1654,17 +1654,19 @@ function scenarioTable(
     );
   }
   if (scenario === 'idle-memory') {
-    columns.push({
-      title: 'RSS before → after, MiB',
-      align: 'r',
-      cell: (r) =>
-        `${fmt(extraMean(r, 'rssBeforeMiB'), 1)} → ${fmt(extraMean(r, 'rssAfterMiB'), 1)}`,
-    });
-    columns.push({
-      title: 'of which brk heap / other anonymous, KiB',
-      align: 'r',
-      cell: (r) => `${fmt(extraMean(r, 'heapKiB'), 1)} / ${fmt(extraMean(r, 'anonymousKiB'), 1)}`,
-    });
+    columns.push(
+      {
+        title: 'RSS before → after, MiB',
+        align: 'r',
+        cell: (r) =>
+          `${fmt(extraMean(r, 'rssBeforeMiB'), 1)} → ${fmt(extraMean(r, 'rssAfterMiB'), 1)}`,
+      },
+      {
+        title: 'of which brk heap / other anonymous, KiB',
+        align: 'r',
+        cell: (r) => `${fmt(extraMean(r, 'heapKiB'), 1)} / ${fmt(extraMean(r, 'anonymousKiB'), 1)}`,
+      },
+    );
   }
   if (scenario.startsWith('fan-')) {
     columns.push(

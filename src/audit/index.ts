@@ -1,6 +1,11 @@
 export { AuditTrail, type AuditTrailOptions } from './trail.js';
 export { auditMigrations } from './migrations.js';
-export { lookupEvents, LOOKUP_ATTRIBUTE_COLUMNS, type LookupAttributeKey } from './lookup.js';
+export {
+  lookupEvents,
+  LOOKUP_ATTRIBUTE_COLUMNS,
+  type LookupAttributeKey,
+  type LookupQuery,
+} from './lookup.js';
 export {
   HIDDEN,
   hideSecrets,

@@ -4,7 +4,9 @@ import {
   lookupEvents,
   type AuditRecord,
   type LookupAttributeKey,
+  type LookupQuery,
 } from '../audit/index.js';
+import type { StoreReader } from '../store/index.js';
 import { withCliAudit, type CliCall } from './cli-audit.js';
 import {
   action,
@@ -52,6 +54,26 @@ function maxResultsOf(value: string | undefined): number {
       `--max-results ${JSON.stringify(value.slice(0, 100))}: give a whole number from 1`,
     );
   return Number(value);
+}
+
+/** Up to `maxResults` events matching `query`, newest first, read a page at a time. */
+async function lookUpTo(
+  store: StoreReader,
+  query: Omit<LookupQuery, 'maxResults' | 'after'>,
+  maxResults: number,
+): Promise<AuditRecord[]> {
+  const records: AuditRecord[] = [];
+  let after: LookupQuery['after'];
+  do {
+    const page = await lookupEvents(store, {
+      ...query,
+      maxResults: Math.min(PAGE, maxResults - records.length),
+      ...(after ? { after } : {}),
+    });
+    records.push(...page.records);
+    after = page.next;
+  } while (after && records.length < maxResults);
+  return records;
 }
 
 /** One line an operator reads: when, what, who, from where, and how it ended. */
@@ -105,7 +127,11 @@ export function registerAuditLookup(audit: Command): Command {
         if (startTime !== undefined && endTime !== undefined && startTime > endTime)
           throw invalidArgument('--start-time must be at or before --end-time');
         const maxResults = maxResultsOf(flags.maxResults);
-        const records: AuditRecord[] = [];
+        const query = {
+          attributes,
+          ...(startTime !== undefined ? { startTime } : {}),
+          ...(endTime !== undefined ? { endTime } : {}),
+        };
         const call: CliCall = {
           eventSource: 'cloudtrail.amazonaws.com',
           eventName: 'LookupEvents',
@@ -120,22 +146,9 @@ export function registerAuditLookup(audit: Command): Command {
             maxResults,
           },
         };
-        await withDataDir(flags, (dataDir, config) =>
+        const records = await withDataDir(flags, (dataDir, config) =>
           withCliAudit(dataDir, config, (audit) =>
-            audit.run(call, async () => {
-              let after: { stream: string; seq: number } | undefined;
-              do {
-                const page = await lookupEvents(dataDir.store, {
-                  attributes,
-                  ...(startTime !== undefined ? { startTime } : {}),
-                  ...(endTime !== undefined ? { endTime } : {}),
-                  maxResults: Math.min(PAGE, maxResults - records.length),
-                  ...(after ? { after } : {}),
-                });
-                records.push(...page.records);
-                after = page.next;
-              } while (after && records.length < maxResults);
-            }),
+            audit.run(call, () => lookUpTo(dataDir.store, query, maxResults)),
           ),
         );
         if (flags.json) printJson({ Records: records });

@@ -28,7 +28,8 @@ test('malloc_trim gives back freed native memory that glibc kept', { skip: noTri
   trim();
   const released = beforeTrim - process.memoryUsage.rss();
   assert.ok(released > 32 * 1024 * 1024, `released only ${released} bytes`);
-  assert.equal(kept.length, 256);
+  // What was still in use is untouched by the trim.
+  assert.ok(kept.every((buffer) => buffer.every((byte) => byte === 1)));
 });
 
 function releaseCounter(options: {
