@@ -33,9 +33,14 @@ export function parseWholePacket(bytes: Buffer, protocolVersion: 3 | 4 | 5): Pac
   // Reading a CONNECT makes it the parser's settings, so they are set afresh for every packet.
   (parser as mqttPacket.Parser & { settings: object }).settings = SETTINGS[protocolVersion];
   parser.parse(bytes);
-  const packet = parsed;
+  // Set by the parser's callback during parse(), which the compiler cannot see.
+  const packet = parsed as Packet | undefined;
   if (failure === undefined && packet !== undefined) {
     parsed = undefined;
+    // mqtt-packet reads a packet identifier the packet has no room for as -1 instead of failing;
+    // such a packet is malformed ([MQTT-2.3.1-1]: the identifier is two bytes).
+    if ((packet as { messageId?: number }).messageId === -1)
+      return new Error(`${packet.cmd} packet too short for its 2-byte packet identifier`);
     return packet;
   }
   // A parser that failed part-way may hold some of the packet: the next one starts clean.

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { connect as tcpConnect } from 'node:net';
 import { before, test } from 'node:test';
 import mqttPacket from 'mqtt-packet';
@@ -316,6 +317,40 @@ test('a QoS 1 PUBLISH with packet identifier 0 closes the connection, unacknowle
     assert.equal(result.closed, true, `v${protocolVersion}`);
     const commands = parsePackets(result.received, protocolVersion).map((packet) => packet.cmd);
     assert.ok(!commands.includes('puback'), `v${protocolVersion}: ${commands.join(', ')}`);
+  }
+});
+
+test('a PUBREL too short for its packet identifier closes the connection as malformed, with no PUBCOMP, in 3.1.1 and 5 [MQTT-2.3.1-1]', async () => {
+  for (const protocolVersion of [4, 5] as const) {
+    const connect = mqttPacket.generate(
+      {
+        cmd: 'connect',
+        protocolId: 'MQTT',
+        protocolVersion,
+        clientId: id(`short-pubrel-${protocolVersion}`),
+        clean: true,
+        keepalive: 30,
+      },
+      { protocolVersion },
+    );
+    // Once connected: a PUBREL (0x62) with a remaining length of 1, half a packet identifier.
+    const socket = tcpConnect(port, '127.0.0.1');
+    let received = Buffer.alloc(0);
+    socket.on('data', (chunk) => {
+      received = Buffer.concat([received, chunk]);
+      if (received.length === chunk.length) socket.write(Buffer.from([0x62, 0x01, 0x00]));
+    });
+    socket.on('error', () => undefined);
+    socket.on('connect', () => socket.write(connect));
+    await once(socket, 'close');
+    const packets = parsePackets(received, protocolVersion);
+    assert.deepEqual(
+      packets.map((packet) => packet.cmd),
+      protocolVersion === 5 ? ['connack', 'disconnect'] : ['connack'],
+      `v${protocolVersion}`,
+    );
+    if (protocolVersion === 5)
+      assert.equal((packets[1] as mqttPacket.IDisconnectPacket).reasonCode, 0x81);
   }
 });
 

@@ -60,3 +60,15 @@ test('a malformed packet is refused with a reason, and the next one reads whole'
   assert.equal(next.cmd, 'subscribe');
   assert.equal((next as { messageId: number }).messageId, 7);
 });
+
+test('an acknowledgement too short for its packet identifier is refused, in 3.1.1 and 5', () => {
+  // PUBACK, PUBREC, PUBREL and PUBCOMP with a remaining length of 1: one byte of the identifier.
+  for (const first of [0x40, 0x50, 0x62, 0x70])
+    for (const version of [4, 5] as const) {
+      const refused = parseWholePacket(Buffer.from([first, 1, 0]), version);
+      assert.ok(refused instanceof Error, `0x${first.toString(16)} in ${version} was read`);
+      assert.match(refused.message, /too short for its 2-byte packet identifier/);
+    }
+  const pubrel = parsed(Buffer.from([0x62, 2, 0x12, 0x34]), 4);
+  assert.equal((pubrel as { messageId?: number }).messageId, 0x1234);
+});
