@@ -1,6 +1,6 @@
 import { randomBytes, type X509Certificate } from 'node:crypto';
 import type { Duplex } from 'node:stream';
-import mqttPacket, { type Packet } from 'mqtt-packet';
+import type { Packet } from 'mqtt-packet';
 import type { ConnectionFacts, Principal } from './access.js';
 import type { Broker } from './broker.js';
 import { disconnectReasonFor, type DisconnectReason } from './lifecycle.js';
@@ -9,7 +9,7 @@ import { dispatchPacket } from './handlers/index.js';
 import type { Message } from './message.js';
 import { PacketFramer, type FramedPacket, type FramerSink } from './packet-framer.js';
 import { parseWholePacket } from './whole-packet-parser.js';
-import { encodePuback } from './publish-encoder.js';
+import { encodePacket, encodePuback } from './publish-encoder.js';
 import { RateLimiter } from './rate-limiter.js';
 import { Reason, type ReasonCode } from './reason-codes.js';
 import type { Session } from './session.js';
@@ -307,7 +307,7 @@ export class Connection implements FramerSink {
     this.write(
       packet.cmd === 'puback' && !packet.reasonCode && !packet.properties
         ? encodePuback(packet.messageId as number)
-        : mqttPacket.generate(packet, { protocolVersion: this.version }),
+        : encodePacket(packet, this.version),
     );
   }
 

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
 import { test } from 'node:test';
 import mqttPacket, { type IPublishPacket, type QoS } from 'mqtt-packet';
-import { encodePublish, withPacketId } from '../../src/broker/publish-encoder.js';
+import { encodePacket, encodePublish, withPacketId } from '../../src/broker/publish-encoder.js';
 
 // Payload sizes either side of each remaining-length varint boundary (1, 2, 3 and 4 bytes).
 const PAYLOAD_SIZES = [0, 1, 100, 120, 127, 128, 16_370, 16_383, 16_384, 2_097_140, 2_097_152];
@@ -68,4 +69,32 @@ test('withPacketId patches only the packet id, in a copy', () => {
       );
       assert.deepEqual(encoded, original, 'the shared bytes are left as they were');
     }
+});
+
+function parseOne(bytes: Buffer, protocolVersion: 4 | 5): Record<string, unknown> {
+  const parsed: Record<string, unknown>[] = [];
+  const parser = mqttPacket.parser({ protocolVersion });
+  parser.on('packet', (packet) => parsed.push(packet as unknown as Record<string, unknown>));
+  parser.parse(bytes);
+  assert.equal(parsed.length, 1);
+  return parsed[0] as Record<string, unknown>;
+}
+
+test("encoding leaves mqtt-packet's table of 65,536 number Buffers unbuilt, and numbers right", () => {
+  // The table mqtt-packet fills on its first encode unless told not to (6.9 MiB of V8's heap).
+  const numbers = createRequire(import.meta.url)('mqtt-packet/numbers.js') as {
+    cache: Record<number, Buffer>;
+  };
+  const suback = encodePacket({ cmd: 'suback', messageId: 0xbeef, granted: [1, 0, 128] }, 4);
+  const unsubscribe = encodePacket(
+    { cmd: 'unsubscribe', messageId: 513, unsubscriptions: ['a/b'] },
+    5,
+  );
+  assert.equal(Object.keys(numbers.cache).length, 0, 'the number table was built');
+  const parsedSuback = parseOne(suback, 4);
+  assert.equal(parsedSuback.messageId, 0xbeef);
+  assert.deepEqual(parsedSuback.granted, [1, 0, 128]);
+  const parsedUnsubscribe = parseOne(unsubscribe, 5);
+  assert.equal(parsedUnsubscribe.messageId, 513);
+  assert.deepEqual(parsedUnsubscribe.unsubscriptions, ['a/b']);
 });
