@@ -35,7 +35,12 @@ import type { Logger } from '../logs/logger.js';
 import type { DeviceCertificates } from '../pki/device-certificates.js';
 import type { Revocation } from '../pki/revocation/index.js';
 import { certificateIdOf, issuedBy } from '../pki/x509.js';
-import type { AuthorizationContext, CertificateFields, NameFields } from '../policy/context.js';
+import type {
+  AuthorizationContext,
+  CertificateFields,
+  ConnectedThing,
+  NameFields,
+} from '../policy/context.js';
 import type { PolicyDecisions } from '../policy/decisions.js';
 import type { Registry } from '../registry/index.js';
 
@@ -86,7 +91,8 @@ interface DeviceAuthorization {
   /** Who it is in its audit events, worked out at its first denial. */
   identity?: DeviceIdentity;
   context: AuthorizationContext;
-  remembered: Map<string, boolean>;
+  /** Made at the first decision worth remembering: an idle connection has none. */
+  remembered?: Map<string, boolean>;
   rememberedAt: number;
 }
 
@@ -181,6 +187,43 @@ function certificateFields(certificate: X509Certificate): CertificateFields {
     serialNumber: certificate.serialNumber,
   };
 }
+
+/**
+ * The authorization context of a certificate's connection. The certificate's policy variables
+ * are read from it only when a policy asks for one, through a getter on this class: a getter in
+ * an object literal closes over its own function, which gives every connection a hidden class
+ * of its own (about 0.5 KB each, seen in heap snapshots of 1,000 idle connections).
+ */
+class CertificateContext implements AuthorizationContext {
+  readonly clientId: string | undefined;
+  readonly sourceIp: string | undefined;
+  readonly connectAttributes: readonly string[] | undefined;
+  readonly lastWillTopic: string | undefined;
+  thing: ConnectedThing | undefined;
+  readonly #source: X509Certificate;
+  #fields: CertificateFields | undefined;
+
+  constructor(context: AuthorizationContext, source: X509Certificate) {
+    this.clientId = context.clientId;
+    this.sourceIp = context.sourceIp;
+    this.connectAttributes = context.connectAttributes;
+    this.lastWillTopic = context.lastWillTopic;
+    this.thing = context.thing;
+    this.#source = source;
+  }
+
+  get certificate(): CertificateFields {
+    return (this.#fields ??= certificateFields(this.#source));
+  }
+}
+
+/** `iot:ConnectAttributes`, one list per combination, shared by the connections that have it. */
+const CONNECT_ATTRIBUTES: readonly (readonly string[])[] = [
+  [],
+  ['PersistentConnect'],
+  ['LastWill'],
+  ['PersistentConnect', 'LastWill'],
+].map((attributes) => Object.freeze(attributes));
 
 function isValidNow(certificate: X509Certificate, now: number): boolean {
   return Date.parse(certificate.validFrom) <= now && now <= Date.parse(certificate.validTo);
@@ -286,10 +329,10 @@ export class DeviceAccess implements AccessControl, DeviceAuthorizer, SensitiveP
     const context: AuthorizationContext = {
       clientId: connect.clientId,
       sourceIp: origin.sourceIp,
-      connectAttributes: [
-        ...(connect.persistent ? ['PersistentConnect'] : []),
-        ...(connect.willTopic !== undefined ? ['LastWill'] : []),
-      ],
+      connectAttributes:
+        CONNECT_ATTRIBUTES[
+          (connect.persistent ? 1 : 0) + (connect.willTopic !== undefined ? 2 : 0)
+        ],
       ...(connect.willTopic !== undefined ? { lastWillTopic: connect.willTopic } : {}),
     };
     if (facts.listener === 'dev')
@@ -442,14 +485,7 @@ export class DeviceAccess implements AccessControl, DeviceAuthorizer, SensitiveP
   ): Promise<Principal | CertificateRefusal> {
     const { certificates, logger } = this.options;
     const certificateId = certificateIdOf(certificate);
-    // The certificate's policy variables are read from it only if a policy asks for one.
-    let fields: CertificateFields | undefined;
-    const withCertificate: AuthorizationContext = {
-      ...context,
-      get certificate() {
-        return (fields ??= certificateFields(certificate));
-      },
-    };
+    const withCertificate = new CertificateContext(context, certificate);
     const known = certificates.certificate(certificateId);
     if (!known) {
       // Just-in-time registration: stored PENDING_ACTIVATION, announced, and refused for now.
@@ -543,7 +579,6 @@ export class DeviceAccess implements AccessControl, DeviceAuthorizer, SensitiveP
     const authorization: DeviceAuthorization = {
       targets: [],
       policyNames: [],
-      remembered: new Map(),
       rememberedAt: this.options.policies.changeCount,
       ...parts,
     };
@@ -560,11 +595,11 @@ export class DeviceAccess implements AccessControl, DeviceAuthorizer, SensitiveP
     if (authorization.iam) this.refreshIamPolicies(authorization);
     const { policies } = this.options;
     if (authorization.rememberedAt !== policies.changeCount) {
-      authorization.remembered.clear();
+      authorization.remembered?.clear();
       authorization.rememberedAt = policies.changeCount;
     }
     const key = `${action}\u0000${resource}`;
-    const remembered = authorization.remembered.get(key);
+    const remembered = authorization.remembered?.get(key);
     if (remembered !== undefined) {
       if (!remembered) this.reportDenial(principal, authorization, action, resource, clientId);
       return remembered;
@@ -576,8 +611,12 @@ export class DeviceAccess implements AccessControl, DeviceAuthorizer, SensitiveP
           ? this.arns.topicFilter(resource)
           : this.arns.topic(resource);
     const allowed = this.decide(authorization, IOT_ACTION[action], resourceArn);
-    if (authorization.remembered.size >= MAX_REMEMBERED_DECISIONS) authorization.remembered.clear();
-    authorization.remembered.set(key, allowed);
+    // A connection asks to connect once; its other decisions repeat with every message.
+    if (action !== 'connect') {
+      const decisions = (authorization.remembered ??= new Map());
+      if (decisions.size >= MAX_REMEMBERED_DECISIONS) decisions.clear();
+      decisions.set(key, allowed);
+    }
     if (!allowed) this.reportDenial(principal, authorization, action, resource, clientId);
     return allowed;
   }
@@ -711,7 +750,7 @@ export class DeviceAccess implements AccessControl, DeviceAuthorizer, SensitiveP
       .then((policies) => {
         iam.policies = policies;
         iam.loadedAt = Date.now();
-        authorization.remembered.clear();
+        authorization.remembered?.clear();
       })
       .catch((error: unknown) =>
         this.options.logger.error(

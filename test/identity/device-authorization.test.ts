@@ -99,6 +99,24 @@ const OWN_SERIAL_POLICY = {
   ],
 };
 
+/** Persistent sessions only (`iot:ConnectAttributes` lists PersistentConnect); wills under wills/. */
+const PERSISTENT_ONLY_POLICY = {
+  Version: '2012-10-17',
+  Statement: [
+    {
+      Effect: 'Allow',
+      Action: 'iot:Connect',
+      Resource: '*',
+      Condition: { 'ForAnyValue:StringEquals': { 'iot:ConnectAttributes': ['PersistentConnect'] } },
+    },
+    {
+      Effect: 'Allow',
+      Action: 'iot:Publish',
+      Resource: 'arn:aws:iot:us-east-1:000000000000:topic/wills/*',
+    },
+  ],
+};
+
 async function device(policyName: string): Promise<Device> {
   const thingName = `sensor-${process.pid}-${++unique}`;
   await iot.send(new CreateThingCommand({ thingName }));
@@ -182,6 +200,12 @@ before(async () => {
       policyDocument: JSON.stringify(OWN_SERIAL_POLICY),
     }),
   );
+  await iot.send(
+    new CreatePolicyCommand({
+      policyName: 'persistent-only',
+      policyDocument: JSON.stringify(PERSISTENT_ONLY_POLICY),
+    }),
+  );
 });
 
 test('a device made with the AWS API connects with its certificate and uses only its own topics', async (t) => {
@@ -217,6 +241,20 @@ test("a certificate policy variable resolves to the connecting certificate's own
     client.publishAsync(`serials/${serialOf(b)}/t`, 'not mine', { qos: 1 }),
     /Not authorized/i,
   );
+});
+
+test('iot:ConnectAttributes: only a persistent session connects where the policy asks for one, with or without a will', async (t) => {
+  const a = await device('persistent-only');
+  const will = { topic: `wills/${a.thingName}`, payload: Buffer.from('gone'), qos: 0 as const };
+  const persistent = { clean: false, properties: { sessionExpiryInterval: 3600 } };
+  assert.equal(await refusedConnect(t, a, { clean: true }), 0x87);
+  assert.equal(await refusedConnect(t, a, { clean: true, will }), 0x87);
+  // MQTT 5: Clean Start 0 without a session expiry keeps nothing past the connection.
+  assert.equal(await refusedConnect(t, a, { clean: false }), 0x87);
+  const plain = await connectDevice(t, a, persistent);
+  await plain.client.endAsync();
+  const withWill = await connectDevice(t, a, { ...persistent, will });
+  assert.equal(withWill.client.connected, true);
 });
 
 test('MQTT 3.1.1: a denied publish closes the connection, a denied subscribe gets 0x80', async (t) => {
