@@ -298,19 +298,17 @@ function rawSession(
   });
 }
 
+/** A clean-session CONNECT's bytes, for raw sessions. */
+function cleanConnect(clientId: string, protocolVersion: 4 | 5): Buffer {
+  return mqttPacket.generate(
+    { cmd: 'connect', protocolId: 'MQTT', protocolVersion, clientId, clean: true, keepalive: 30 },
+    { protocolVersion },
+  );
+}
+
 test('a QoS 1 PUBLISH with packet identifier 0 closes the connection, unacknowledged, in 3.1.1 and 5 [MQTT-2.3.1-1]', async () => {
   for (const protocolVersion of [4, 5] as const) {
-    const connect = mqttPacket.generate(
-      {
-        cmd: 'connect',
-        protocolId: 'MQTT',
-        protocolVersion,
-        clientId: id(`id0-${protocolVersion}`),
-        clean: true,
-        keepalive: 30,
-      },
-      { protocolVersion },
-    );
+    const connect = cleanConnect(id(`id0-${protocolVersion}`), protocolVersion);
     // mqtt-packet will not write packet id 0: topic "x", id 0, (v5: no properties), payload "y".
     const body = [0x00, 0x01, 0x78, 0x00, 0x00, ...(protocolVersion === 5 ? [0x00] : []), 0x79];
     const result = await rawSession([connect, Buffer.from([0x32, body.length, ...body])]);
@@ -322,17 +320,7 @@ test('a QoS 1 PUBLISH with packet identifier 0 closes the connection, unacknowle
 
 test('a PUBREL too short for its packet identifier closes the connection as malformed, with no PUBCOMP, in 3.1.1 and 5 [MQTT-2.3.1-1]', async () => {
   for (const protocolVersion of [4, 5] as const) {
-    const connect = mqttPacket.generate(
-      {
-        cmd: 'connect',
-        protocolId: 'MQTT',
-        protocolVersion,
-        clientId: id(`short-pubrel-${protocolVersion}`),
-        clean: true,
-        keepalive: 30,
-      },
-      { protocolVersion },
-    );
+    const connect = cleanConnect(id(`short-pubrel-${protocolVersion}`), protocolVersion);
     // Once connected: a PUBREL (0x62) with a remaining length of 1, half a packet identifier.
     const socket = tcpConnect(port, '127.0.0.1');
     let received = Buffer.alloc(0);
