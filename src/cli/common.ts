@@ -61,6 +61,14 @@ export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');
 }
 
+/**
+ * SQLite's answer when its busy wait (10 s, set on the store's and the key store's connections)
+ * ran out behind another process's write: better-sqlite3 gives it the code SQLITE_BUSY.
+ */
+function isDatabaseLocked(error: unknown): boolean {
+  return error instanceof Error && (error as { code?: unknown }).code === 'SQLITE_BUSY';
+}
+
 /** Runs a command's action; errors go to stderr with the error's exit code (2 for bad input). */
 export function action<A extends unknown[]>(
   run: (...args: A) => Promise<void>,
@@ -72,6 +80,13 @@ export function action<A extends unknown[]>(
       if (isBulwarkError(error)) {
         process.stderr.write(`bulwark: ${error.message}\n`);
         process.exitCode = error.exitCode;
+      } else if (isDatabaseLocked(error)) {
+        process.stderr.write(
+          'bulwark: a database in the data directory stayed locked by another process for longer ' +
+            'than the 10 s this command waits for it (SQLite: database is locked). Retry once ' +
+            'the other bulwark command or server has finished its write.\n',
+        );
+        process.exitCode = 1;
       } else {
         process.stderr.write(
           `bulwark: internal error: ${(error as Error).stack ?? String(error)}\n`,

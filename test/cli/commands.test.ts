@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import Database from 'better-sqlite3';
 import { ROOT } from '../helpers/child.js';
 import {
   CLI,
@@ -118,6 +119,23 @@ test('every command answers --help with its usage and exit 0; an unknown command
   const unknown = runCli(['frobnicate']);
   assert.equal(unknown.status, 2);
   assert.match(unknown.stderr, /unknown command 'frobnicate'/);
+});
+
+test('a command finding the data dir database locked by another process says so and exits 1', (t) => {
+  const dataDir = tempDir(t);
+  assert.equal(runCli(['init', '--data-dir', dataDir]).status, 0);
+  // Another process's write that outlasts SQLite's busy wait.
+  const holder = new Database(join(dataDir, 'db', 'bulwark.db'));
+  t.after(() => holder.close());
+  holder.prepare('BEGIN IMMEDIATE').run();
+  const locked = runCli(['audit', 'lookup', '--data-dir', dataDir]);
+  holder.prepare('ROLLBACK').run();
+  assert.equal(locked.status, 1, locked.stderr);
+  assert.match(locked.stderr, /locked by another process.*Retry once/s);
+  assert.doesNotMatch(locked.stderr, /internal error|at .*\.js:\d+/);
+  assert.equal(locked.stdout, '');
+  // Once the lock is gone the same command works.
+  assert.equal(runCli(['audit', 'lookup', '--data-dir', dataDir]).status, 0);
 });
 
 test('init is idempotent', (t) => {
