@@ -253,6 +253,11 @@ function residentByMapping(pid: number): { heap: number; anonymous: number } {
   return totals;
 }
 
+/** Resident KiB of a process: in all (VmRSS), and by kind of mapping (`residentByMapping`). */
+function residentMemory(pid: number): { rss: number; heap: number; anonymous: number } {
+  return { rss: rssKiB(pid), ...residentByMapping(pid) };
+}
+
 /** Broker and generator CPU over an interval, in cores (1.0 = one core busy throughout). */
 class CpuMeter {
   private readonly ticks: number;
@@ -1311,35 +1316,32 @@ async function idleMemory(broker: RunningBroker, target: Target): Promise<Measur
       }),
     );
   };
-  const before = rssKiB(broker.pid);
-  const mappingsBefore = residentByMapping(broker.pid);
+  const before = residentMemory(broker.pid);
   const cpu = new CpuMeter(broker.pid);
   await connectIdle('bench-idle');
   const usage = cpu.read();
   await sleep(2000);
-  const after = rssKiB(broker.pid);
-  const mappingsAfter = residentByMapping(broker.pid);
+  const after = residentMemory(broker.pid);
   // The next 1,000: a Node broker's young generation grows to its working size during the first
   // burst, once per process; what the next 1,000 add is the cost of a connection alone.
   await connectIdle('bench-idle-next');
   await sleep(2000);
-  const afterNext = rssKiB(broker.pid);
-  const mappingsNext = residentByMapping(broker.pid);
+  const next = residentMemory(broker.pid);
   for (const client of clients) client.end(true);
   return {
-    value: (after - before) / IDLE_CONNECTIONS,
+    value: (after.rss - before.rss) / IDLE_CONNECTIONS,
     brokerCpu: usage.broker,
     generatorCpu: usage.generator,
     othersCpu: usage.others,
     extra: {
-      rssBeforeMiB: before / 1024,
-      rssAfterMiB: after / 1024,
-      rssNextMiB: afterNext / 1024,
-      heapKiB: (mappingsAfter.heap - mappingsBefore.heap) / IDLE_CONNECTIONS,
-      anonymousKiB: (mappingsAfter.anonymous - mappingsBefore.anonymous) / IDLE_CONNECTIONS,
-      nextKiB: (afterNext - after) / IDLE_CONNECTIONS,
-      nextHeapKiB: (mappingsNext.heap - mappingsAfter.heap) / IDLE_CONNECTIONS,
-      nextAnonymousKiB: (mappingsNext.anonymous - mappingsAfter.anonymous) / IDLE_CONNECTIONS,
+      rssBeforeMiB: before.rss / 1024,
+      rssAfterMiB: after.rss / 1024,
+      rssNextMiB: next.rss / 1024,
+      heapKiB: (after.heap - before.heap) / IDLE_CONNECTIONS,
+      anonymousKiB: (after.anonymous - before.anonymous) / IDLE_CONNECTIONS,
+      nextKiB: (next.rss - after.rss) / IDLE_CONNECTIONS,
+      nextHeapKiB: (next.heap - after.heap) / IDLE_CONNECTIONS,
+      nextAnonymousKiB: (next.anonymous - after.anonymous) / IDLE_CONNECTIONS,
     },
   };
 }
@@ -1563,8 +1565,19 @@ function figure(results: Results, scenario: ScenarioName, broker: BrokerName): n
   return runs && runs.length > 0 ? median(runs.map((m) => m.value)) : undefined;
 }
 
-function extraMean(runs: Measurement[], name: string): number {
+function extraMedian(runs: Measurement[], name: string): number {
   return median(runs.map((m) => m.extra[name] ?? Number.NaN));
+}
+
+/** One extra figure of a broker in a scenario, the median of its rounds; undefined if none ran. */
+function brokerExtra(
+  results: Results,
+  scenario: ScenarioName,
+  broker: BrokerName,
+  name: string,
+): number | undefined {
+  const runs = results.get(scenario)?.get(broker);
+  return runs && runs.length > 0 ? extraMedian(runs, name) : undefined;
 }
 
 interface Column {
@@ -1629,9 +1642,9 @@ function scenarioTable(
   const columns: Column[] = [];
   if (scenario === 'latency') {
     columns.push(
-      { title: 'p50 ms', align: 'r', cell: (r) => fmt(extraMean(r, 'p50'), 2) },
-      { title: 'p99 ms', align: 'r', cell: (r) => fmt(extraMean(r, 'p99'), 2) },
-      { title: 'max ms', align: 'r', cell: (r) => fmt(extraMean(r, 'max'), 2) },
+      { title: 'p50 ms', align: 'r', cell: (r) => fmt(extraMedian(r, 'p50'), 2) },
+      { title: 'p99 ms', align: 'r', cell: (r) => fmt(extraMedian(r, 'p99'), 2) },
+      { title: 'max ms', align: 'r', cell: (r) => fmt(extraMedian(r, 'max'), 2) },
     );
   } else {
     columns.push({ title: unit, align: 'r', cell: (r) => show(median(r.map((m) => m.value))) });
@@ -1658,12 +1671,12 @@ function scenarioTable(
       {
         title: 'broker CPU ms/connect',
         align: 'r',
-        cell: (r) => fmt(extraMean(r, 'cpuMsPerConnect'), 3),
+        cell: (r) => fmt(extraMedian(r, 'cpuMsPerConnect'), 3),
       },
       {
         title: `cold: first ${CONNECT_WARMUP.toLocaleString('en-US')}`,
         align: 'r',
-        cell: (r) => fmt(extraMean(r, 'coldCpuMsPerConnect'), 3),
+        cell: (r) => fmt(extraMedian(r, 'coldCpuMsPerConnect'), 3),
       },
     );
   }
@@ -1672,19 +1685,20 @@ function scenarioTable(
       {
         title: 'of which brk heap / other anonymous, KiB',
         align: 'r',
-        cell: (r) => `${fmt(extraMean(r, 'heapKiB'), 1)} / ${fmt(extraMean(r, 'anonymousKiB'), 1)}`,
+        cell: (r) =>
+          `${fmt(extraMedian(r, 'heapKiB'), 1)} / ${fmt(extraMedian(r, 'anonymousKiB'), 1)}`,
       },
       {
         title: `next ${IDLE_CONNECTIONS.toLocaleString('en-US')}: KiB per connection (heap / anonymous)`,
         align: 'r',
         cell: (r) =>
-          `${fmt(extraMean(r, 'nextKiB'), 1)} (${fmt(extraMean(r, 'nextHeapKiB'), 1)} / ${fmt(extraMean(r, 'nextAnonymousKiB'), 1)})`,
+          `${fmt(extraMedian(r, 'nextKiB'), 1)} (${fmt(extraMedian(r, 'nextHeapKiB'), 1)} / ${fmt(extraMedian(r, 'nextAnonymousKiB'), 1)})`,
       },
       {
         title: 'RSS before → after → after next, MiB',
         align: 'r',
         cell: (r) =>
-          `${fmt(extraMean(r, 'rssBeforeMiB'), 1)} → ${fmt(extraMean(r, 'rssAfterMiB'), 1)} → ${fmt(extraMean(r, 'rssNextMiB'), 1)}`,
+          `${fmt(extraMedian(r, 'rssBeforeMiB'), 1)} → ${fmt(extraMedian(r, 'rssAfterMiB'), 1)} → ${fmt(extraMedian(r, 'rssNextMiB'), 1)}`,
       },
     );
   }
@@ -1693,16 +1707,16 @@ function scenarioTable(
       {
         title: 'offered/s',
         align: 'r',
-        cell: (r) => fmtInt(extraMean(r, 'offeredPerSecond')),
+        cell: (r) => fmtInt(extraMedian(r, 'offeredPerSecond')),
       },
-      { title: 'lost', align: 'r', cell: (r) => `${fmt(extraMean(r, 'lossPercent'), 1)}%` },
+      { title: 'lost', align: 'r', cell: (r) => `${fmt(extraMedian(r, 'lossPercent'), 1)}%` },
     );
   }
   if (scenario === 'latency')
     columns.push({
       title: 'lost',
       align: 'r',
-      cell: (r) => `${fmt(extraMean(r, 'lossPercent'), 2)}%`,
+      cell: (r) => `${fmt(extraMedian(r, 'lossPercent'), 2)}%`,
     });
   columns.push(
     { title: 'broker CPU', align: 'r', cell: (r) => fmt(median(r.map((m) => m.brokerCpu)), 2) },
@@ -1754,15 +1768,10 @@ function verdicts(results: Results): string[] {
   higher('fan-in-qos1', TARGETS.fanInQos1, `Fan-in QoS 1, ${PAYLOAD_BYTES} B, persistent session`);
   higher('fan-out', TARGETS.fanOut, `Fan-out 1 → ${FAN_OUT_SUBSCRIBERS}`);
 
-  const connectRuns = results.get('connects');
-  const cpuPer = (broker: BrokerName, key = 'cpuMsPerConnect'): number | undefined => {
-    const runs = connectRuns?.get(broker);
-    return runs && runs.length > 0 ? extraMean(runs, key) : undefined;
-  };
-  const bc = cpuPer('bulwark');
-  const mc = cpuPer('mosquitto');
-  const bcCold = cpuPer('bulwark', 'coldCpuMsPerConnect');
-  const mcCold = cpuPer('mosquitto', 'coldCpuMsPerConnect');
+  const bc = brokerExtra(results, 'connects', 'bulwark', 'cpuMsPerConnect');
+  const mc = brokerExtra(results, 'connects', 'mosquitto', 'cpuMsPerConnect');
+  const bcCold = brokerExtra(results, 'connects', 'bulwark', 'coldCpuMsPerConnect');
+  const mcCold = brokerExtra(results, 'connects', 'mosquitto', 'coldCpuMsPerConnect');
   if (bc === undefined || mc === undefined)
     out.push('- Broker CPU per mTLS connect ≤ Mosquitto: not measured.');
   else
@@ -1779,17 +1788,12 @@ function verdicts(results: Results): string[] {
 
   const bm = bulwark('idle-memory');
   const am = figure(results, 'idle-memory', 'aedes');
-  const nextPer = (broker: BrokerName): number | undefined => {
-    const runs = results.get('idle-memory')?.get(broker);
-    return runs && runs.length > 0 ? extraMean(runs, 'nextKiB') : undefined;
-  };
-  const nextConnections = (): string => {
-    const b = nextPer('bulwark');
-    const a = nextPer('aedes');
-    if (b === undefined || a === undefined) return '';
-    const within = b <= a * TARGETS.idleMemory;
-    return `; the next ${IDLE_CONNECTIONS.toLocaleString('en-US')} connections cost ${b.toFixed(1)} vs ${a.toFixed(1)} KiB each (${(b / a).toFixed(2)}×, ${within ? 'within' : 'over'} the limit of ${(a * TARGETS.idleMemory).toFixed(1)} KiB)`;
-  };
+  const bNext = brokerExtra(results, 'idle-memory', 'bulwark', 'nextKiB');
+  const aNext = brokerExtra(results, 'idle-memory', 'aedes', 'nextKiB');
+  const nextConnections =
+    bNext === undefined || aNext === undefined
+      ? ''
+      : `; the next ${IDLE_CONNECTIONS.toLocaleString('en-US')} connections cost ${bNext.toFixed(1)} vs ${aNext.toFixed(1)} KiB each (${(bNext / aNext).toFixed(2)}×, ${bNext <= aNext * TARGETS.idleMemory ? 'within' : 'over'} the limit of ${(aNext * TARGETS.idleMemory).toFixed(1)} KiB)`;
   if (bm === undefined || am === undefined)
     out.push(`- Memory per idle TLS connection ≤ ${TARGETS.idleMemory}× Aedes: not measured.`);
   else {
@@ -1799,7 +1803,7 @@ function verdicts(results: Results): string[] {
         (bm <= limit
           ? '**meets** it'
           : `**misses** it by ${(bm - limit).toFixed(1)} KiB per connection (${((100 * (bm - limit)) / limit).toFixed(0)}% over)`) +
-        nextConnections() +
+        nextConnections +
         '.',
     );
   }
@@ -1810,7 +1814,7 @@ function verdicts(results: Results): string[] {
       `- p99 latency at ${LATENCY_RATE.toLocaleString('en-US')} msg/s ≤ ${TARGETS.p99Ms} ms: not measured.`,
     );
   else {
-    const p99 = extraMean(bl, 'p99');
+    const p99 = extraMedian(bl, 'p99');
     const worst = Math.max(...bl.map((m) => m.extra.p99 ?? Number.NaN));
     out.push(
       `- p99 latency at ${LATENCY_RATE.toLocaleString('en-US')} msg/s ≤ ${TARGETS.p99Ms} ms: Bulwark ${p99.toFixed(3)} ms (median of the rounds; worst round ${worst.toFixed(2)} ms) — ` +
