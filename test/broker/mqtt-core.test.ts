@@ -10,6 +10,7 @@ import {
   startServer,
 } from '../helpers/cli.js';
 import { connectClient, connectWithInbox, inbox } from '../helpers/mqtt-clients.js';
+import { cleanConnect, parsePackets } from '../helpers/mqtt-raw.js';
 import { tempDir } from '../helpers/temp.js';
 import { eventually } from '../helpers/wait.js';
 
@@ -232,14 +233,6 @@ test('MQTT 5 topic aliases from the client are resolved; an out-of-range alias e
   assert.equal((packets[1] as { reasonCode?: number }).reasonCode, 0x94);
 });
 
-function parsePackets(bytes: Buffer, protocolVersion: 4 | 5 = 5): mqttPacket.Packet[] {
-  const parser = mqttPacket.parser({ protocolVersion });
-  const packets: mqttPacket.Packet[] = [];
-  parser.on('packet', (packet: mqttPacket.Packet) => packets.push(packet));
-  parser.parse(bytes);
-  return packets;
-}
-
 test('CONNECT checks: a client id over 128 bytes is refused (v5 0x85, v3.1.1 code 2); an empty id is assigned one, or refused without a clean session [MQTT-3.1.3-8]', async (t) => {
   await assert.rejects(
     connectClient(t, port, { protocolVersion: 5, clientId: 'x'.repeat(129) }),
@@ -296,14 +289,6 @@ function rawSession(
       resolve({ closed: false, received });
     }, waitMs).unref();
   });
-}
-
-/** A clean-session CONNECT's bytes, for raw sessions. */
-function cleanConnect(clientId: string, protocolVersion: 4 | 5): Buffer {
-  return mqttPacket.generate(
-    { cmd: 'connect', protocolId: 'MQTT', protocolVersion, clientId, clean: true, keepalive: 30 },
-    { protocolVersion },
-  );
 }
 
 test('a QoS 1 PUBLISH with packet identifier 0 closes the connection, unacknowledged, in 3.1.1 and 5 [MQTT-2.3.1-1]', async () => {

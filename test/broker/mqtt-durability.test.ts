@@ -1,11 +1,17 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import mqtt, { Store, type IConnackPacket } from 'mqtt';
+import { connect as tlsConnect } from 'node:tls';
+import mqtt, { Store, type IConnackPacket, type IDisconnectPacket } from 'mqtt';
+import { createTestCa, issueClientCertificate } from '../helpers/certificates.js';
 import { EPHEMERAL_PORTS_WITH_DEV, startServer, stopServer } from '../helpers/cli.js';
 import { connectClient, connectWithInbox } from '../helpers/mqtt-clients.js';
+import { cleanConnect, parsePackets } from '../helpers/mqtt-raw.js';
 import { tempDir } from '../helpers/temp.js';
+import { eventually } from '../helpers/wait.js';
 
 test('an acknowledged retained message survives kill -9 and is stored sealed', async (t) => {
   const dataDir = join(tempDir(t), 'data');
@@ -258,4 +264,68 @@ test('a graceful stop saves each connected persistent session as offline before 
   const connack = await new Promise<IConnackPacket>((resolve) => resumed.once('connect', resolve));
   assert.equal(connack.sessionPresent, true, 'the session stopped with the server is resumed');
   await stopServer(restarted);
+});
+
+test('a TLS handshake that finishes while the server is stopping gets no session: the socket is closed and the stop stays clean', async (t) => {
+  const dir = tempDir(t);
+  const deviceCa = await createTestCa('Fleet CA');
+  writeFileSync(join(dir, 'device-ca.pem'), deviceCa.certificatePem);
+  const device = await issueClientCertificate(deviceCa, 'late-device');
+  const dataDir = join(dir, 'data');
+  const server = await startServer(t, ['--data-dir', dataDir, ...EPHEMERAL_PORTS_WITH_DEV], {
+    env: {
+      BULWARK_MQTT_DEVICE_CA_FILE: join(dir, 'device-ca.pem'),
+      BULWARK_MQTT_DEVICE_CA_POLICY: 'dev-listener',
+    },
+  });
+  // Keeps the stop going: it does not close its side when the server does, so the broker waits
+  // for its socket, destroyed a second after its DISCONNECT.
+  const holder = tcpConnect({
+    port: server.ready.dev as number,
+    host: '127.0.0.1',
+    allowHalfOpen: true,
+  });
+  t.after(() => holder.destroy());
+  let held = Buffer.alloc(0);
+  holder.on('data', (chunk: Buffer) => (held = Buffer.concat([held, chunk])));
+  holder.write(cleanConnect('stop-holder', 5));
+  await eventually(
+    () => parsePackets(held).some((packet) => packet.cmd === 'connack'),
+    'the holding client connected',
+  );
+  // Accepted by the TLS listener before the stop; its handshake is made during the stop.
+  const late = tcpConnect({ port: server.ready.mqtt, host: '127.0.0.1' });
+  t.after(() => late.destroy());
+  await once(late, 'connect');
+
+  const exited = stopServer(server);
+  await eventually(
+    () =>
+      parsePackets(held).some(
+        (packet) =>
+          packet.cmd === 'disconnect' && (packet as IDisconnectPacket).reasonCode === 0x8b,
+      ),
+    'the stop began: DISCONNECT 0x8B (server shutting down) to the holding client',
+  );
+  const secured = tlsConnect({
+    socket: late,
+    servername: 'localhost',
+    ca: readFileSync(join(dataDir, 'pki', 'server-ca.pem')),
+    cert: device.certificatePem,
+    key: device.privateKeyPem,
+  });
+  secured.on('error', () => undefined);
+  const closed = new Promise((resolve) => secured.on('close', resolve));
+  let answered = Buffer.alloc(0);
+  secured.on('data', (chunk: Buffer) => (answered = Buffer.concat([answered, chunk])));
+  await once(secured, 'secureConnect');
+  secured.write(cleanConnect('late-device', 5));
+  await closed;
+  assert.deepEqual(
+    parsePackets(answered).map((packet) => packet.cmd),
+    [],
+    'no CONNACK for a connection the stopping broker took',
+  );
+  assert.equal(await exited, 0, server.stderr());
+  assert.doesNotMatch(server.stderr(), /"level":50/, 'no error logged while stopping');
 });
