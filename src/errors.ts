@@ -21,6 +21,8 @@ export type ErrorCode =
   | 'SealedFormatUnsupported'
   | 'StoreSchemaInvalid'
   | 'StoreConstraint'
+  // Another process's write held the embedded database past the wait for it (src/store/sqlite.ts).
+  | 'StoreBusy'
   // The AWS control and data planes (src/api and the capabilities behind it).
   | 'InvalidRequest'
   | 'ResourceNotFound'
@@ -91,6 +93,8 @@ const SHAPES: Record<ErrorCode, ErrorShape> = {
   SealedFormatUnsupported: { exitCode: 1, awsType: 'InvalidCiphertextException', httpStatus: 400 },
   StoreSchemaInvalid: { exitCode: 2, awsType: 'InternalFailureException', httpStatus: 500 },
   StoreConstraint: { exitCode: 1, awsType: 'ResourceAlreadyExistsException', httpStatus: 409 },
+  // Retryable, as AWS's own 503s are: the SDKs and the CLI retry them.
+  StoreBusy: { exitCode: 1, awsType: 'ServiceUnavailableException', httpStatus: 503 },
   InvalidRequest: { exitCode: 2, awsType: 'InvalidRequestException', httpStatus: 400 },
   ResourceNotFound: { exitCode: 1, awsType: 'ResourceNotFoundException', httpStatus: 404 },
   ResourceAlreadyExists: {

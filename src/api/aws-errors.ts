@@ -1,5 +1,6 @@
 import type { FastifyReply } from 'fastify';
 import { BulwarkError, isBulwarkError } from '../errors.js';
+import { storeBusyError } from '../store/index.js';
 
 /** What Fastify itself throws (body too large, bad content length, …): a status, no AWS type. */
 interface HttpError {
@@ -16,6 +17,8 @@ export function asAwsError(
   bodyLimit: number,
 ): { error: BulwarkError; internal: boolean } {
   if (isBulwarkError(error)) return { error, internal: error.httpStatus >= 500 };
+  const busy = storeBusyError(error);
+  if (busy) return { error: busy, internal: true };
   const status = (error as HttpError | undefined)?.statusCode;
   if (status === 413)
     return {

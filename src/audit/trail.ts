@@ -3,7 +3,7 @@ import { appendFileSync } from 'node:fs';
 import { BulwarkError, isBulwarkError } from '../errors.js';
 import type { DetectorSet } from '../guard/detector-set.js';
 import type { Logger } from '../logs/logger.js';
-import type { Row, Store, StoreWriter } from '../store/index.js';
+import { storeBusyError, type Row, type Store, type StoreWriter } from '../store/index.js';
 import {
   canonicalJson,
   chainHashOf,
@@ -194,7 +194,7 @@ export class AuditTrail implements AuditSink {
     this.timers.push(timer);
   }
 
-  /** False after an event could not be committed, until one is. */
+  /** False after an event could not be committed (other than for a busy store), until one is. */
   get writable(): boolean {
     return this.failure === undefined;
   }
@@ -228,15 +228,20 @@ export class AuditTrail implements AuditSink {
         this.failure = undefined;
         for (const pending of batch) pending.resolve();
       } catch (error) {
-        this.failure = error as Error;
+        // Another process's write outlasting the wait for it passes: the next commit waits again,
+        // and a call meanwhile fails at its own write, so calls are not refused in advance.
+        const busy = storeBusyError(error);
+        if (!busy) this.failure = error as Error;
         this.options.logger.error(
           { err: error, events: batch.length },
           'audit events could not be written; the calls they record are refused',
         );
-        const refusal = new BulwarkError(
-          'InternalFailure',
-          'The audit trail could not record this request, so it was refused. Try again later.',
-        );
+        const refusal =
+          busy ??
+          new BulwarkError(
+            'InternalFailure',
+            'The audit trail could not record this request, so it was refused. Try again later.',
+          );
         for (const pending of batch) pending.reject(refusal);
       }
     }

@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { openDataDir, type OpenDataDir } from '../app/data-dir.js';
 import { loadConfig, type Config } from '../config/index.js';
 import { BulwarkError, isBulwarkError } from '../errors.js';
+import { storeBusyError } from '../store/index.js';
 
 /** The flags every command that works on a data dir takes; they override file and environment. */
 export function withDataDirOptions(command: Command): Command {
@@ -61,14 +62,6 @@ export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');
 }
 
-/**
- * SQLite's answer when its busy wait (10 s, set on the store's and the key store's connections)
- * ran out behind another process's write: better-sqlite3 gives it the code SQLITE_BUSY.
- */
-function isDatabaseLocked(error: unknown): boolean {
-  return error instanceof Error && (error as { code?: unknown }).code === 'SQLITE_BUSY';
-}
-
 /** Runs a command's action; errors go to stderr with the error's exit code (2 for bad input). */
 export function action<A extends unknown[]>(
   run: (...args: A) => Promise<void>,
@@ -77,16 +70,10 @@ export function action<A extends unknown[]>(
     try {
       await run(...args);
     } catch (error) {
-      if (isBulwarkError(error)) {
-        process.stderr.write(`bulwark: ${error.message}\n`);
-        process.exitCode = error.exitCode;
-      } else if (isDatabaseLocked(error)) {
-        process.stderr.write(
-          'bulwark: a database in the data directory stayed locked by another process for longer ' +
-            'than the 10 s this command waits for it (SQLite: database is locked). Retry once ' +
-            'the other bulwark command or server has finished its write.\n',
-        );
-        process.exitCode = 1;
+      const known = isBulwarkError(error) ? error : storeBusyError(error);
+      if (known) {
+        process.stderr.write(`bulwark: ${known.message}\n`);
+        process.exitCode = known.exitCode;
       } else {
         process.stderr.write(
           `bulwark: internal error: ${(error as Error).stack ?? String(error)}\n`,

@@ -3,6 +3,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { BulwarkError } from '../errors.js';
+import { BUSY_TIMEOUT_MS } from '../store/index.js';
 import { unwrapKey, wrapKey } from './aead.js';
 import { keysDir } from './root-key.js';
 import type {
@@ -143,7 +144,7 @@ export class LocalKeyStore implements KeyEncryptionProvider {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     db.pragma('secure_delete = ON');
-    db.pragma('busy_timeout = 10000');
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   }
 
   close(): void {

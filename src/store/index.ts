@@ -11,6 +11,7 @@ export { SealedStore } from './sealed-store.js';
 export { rewrapAll, countOnOldVersions, type RewrapProgress, type RewrapReport } from './rewrap.js';
 export * from './types.js';
 export { readPage } from './page.js';
+export { BUSY_TIMEOUT_MS, storeBusyError } from './sqlite.js';
 
 export function sqlitePath(dataDir: string): string {
   return join(dataDir, 'db', 'bulwark.db');

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { BulwarkError } from '../errors.js';
 import type { Engine, SqlExecutor, SqlRow, SqlValue } from './engine.js';
 import { SerialLock } from './serial-lock.js';
 import type { ColumnDef } from './types.js';
@@ -9,6 +10,24 @@ export interface SqliteOptions {
   path: string;
   /** `full` fsyncs the WAL on every commit (survives power loss); `normal` survives process kills. */
   synchronous: 'full' | 'normal';
+}
+
+/** How long a statement waits for another connection's write (another bulwark process's). */
+export const BUSY_TIMEOUT_MS = 10_000;
+
+/**
+ * The error every edge reports when SQLite's busy wait ran out behind another process's write
+ * (better-sqlite3 gives it the code SQLITE_BUSY); undefined for any other error.
+ */
+export function storeBusyError(error: unknown): BulwarkError | undefined {
+  if (!(error instanceof Error) || (error as { code?: unknown }).code !== 'SQLITE_BUSY')
+    return undefined;
+  return new BulwarkError(
+    'StoreBusy',
+    `A database in the data directory stayed locked by another process for longer than the ${BUSY_TIMEOUT_MS / 1000} s ` +
+      'Bulwark waits for it (SQLite: database is locked). Retry once the other bulwark command ' +
+      'or server has finished its write.',
+  );
 }
 
 /** SQLite (better-sqlite3, WAL): the embedded default. */
@@ -26,7 +45,7 @@ export class SqliteEngine implements Engine {
     if (isNew) chmodSync(options.path, 0o600);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${options.synchronous.toUpperCase()}`);
-    this.db.pragma('busy_timeout = 10000');
+    this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     this.db.pragma('foreign_keys = ON');
     this.direct = {
       run: async (sql, params) => this.statement(sql).run(...toSqlite(params)).changes,

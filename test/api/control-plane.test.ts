@@ -1,10 +1,13 @@
 // The HTTPS control plane driven by real AWS clients: the JS SDK v3, the AWS CLI v2, and raw
 // requests signed by the SDK's own signer for what clients will not send on their own.
 import {
+  CreateThingCommand,
   DescribeEncryptionConfigurationCommand,
   DescribeEndpointCommand,
+  ServiceUnavailableException,
   UpdateEncryptionConfigurationCommand,
 } from '@aws-sdk/client-iot';
+import Database from 'better-sqlite3';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -477,4 +480,25 @@ test('AWS SDK v3: encryption configuration switches to a customer key, moves the
     dataDir,
   ]);
   assert.equal(deleted.status, 0, deleted.stderr);
+});
+
+test('AWS SDK v3: while another process holds the data store past the 10 s wait, a call is answered 503 ServiceUnavailableException; once it lets go, the call works', async () => {
+  const client = iotClient(target);
+  // Another process's write that outlasts SQLite's busy wait.
+  const holder = new Database(join(dataDir, 'db', 'bulwark.db'));
+  holder.prepare('BEGIN IMMEDIATE').run();
+  let refused: unknown;
+  try {
+    refused = await client
+      .send(new CreateThingCommand({ thingName: 'waited-out' }))
+      .catch((e) => e);
+  } finally {
+    holder.prepare('ROLLBACK').run();
+    holder.close();
+  }
+  assert.ok(refused instanceof ServiceUnavailableException, String(refused));
+  assert.equal(refused.$metadata.httpStatusCode, 503);
+  assert.match(refused.message, /locked by another process.*Retry once/s);
+  const created = await client.send(new CreateThingCommand({ thingName: 'waited-out' }));
+  assert.equal(created.thingName, 'waited-out');
 });
