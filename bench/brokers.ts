@@ -2010,7 +2010,7 @@ async function main(): Promise<void> {
     `Every broker is started afresh for each scenario and round (${ROUNDS} rounds, the broker order reversed every other round), and the generator collects its own garbage before each, ` +
       `on 127.0.0.1 with TLS mutual authentication: ECDSA P-256 server and client certificates, the client certificate required and verified against the bench CA ` +
       `(Bulwark keeps its own server CA; it evaluates IoT policies on every connect, publish, subscribe and delivery, the bench certificates acting under the allow-all \`dev-listener\` policy). ` +
-      `Throughput figures count what the subscribers received during ${SECONDS} s after a ${WARMUP_SECONDS} s warm-up; ` +
+      `Throughput figures count what the subscribers received during ${SECONDS} s after a ${WARMUP_SECONDS} s warm-up, latency figures the messages sent during ${SECONDS} s after ${LATENCY_WARMUP_SECONDS} s at the fixed rate (the cold p99: those sent after ${WARMUP_SECONDS} s); ` +
       `"offered/s" is what the publishers wrote in the same window (× subscribers for fan-out), "lost" compares everything sent (QoS 1: acknowledged) with everything received after the publishers stop and the subscribers go quiet. ` +
       `Publishers write as fast as the socket takes it (QoS 0, ${WRITE_BATCH} PUBLISHes per write) or keep ${QOS1_WINDOW} unacknowledged (QoS 1). ` +
       `CPU columns are cores in use over the window (1.00 = one core busy): a generator near 1.00 means the figure is capped by the load generator, not the broker. ` +
