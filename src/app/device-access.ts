@@ -61,7 +61,7 @@ type AttachedThing = NonNullable<ReturnType<Registry['principals']['thingForConn
 /** How old an IAM user's policies may be before its MQTT connection reloads them. */
 const IAM_POLICY_REFRESH_MS = 2000;
 
-/** Decisions remembered per connection, until any policy or attachment changes. */
+/** Decisions remembered per connection and action, until any policy or attachment changes. */
 const MAX_REMEMBERED_DECISIONS = 512;
 /** Certificates whose trusted-CA verdict is remembered (see DeviceAccess.issuedByTrustedCa). */
 const MAX_TRUSTED_CA_VERDICTS = 10_000;
@@ -91,8 +91,11 @@ interface DeviceAuthorization {
   /** Who it is in its audit events, worked out at its first denial. */
   identity?: DeviceIdentity;
   context: AuthorizationContext;
-  /** Made at the first decision worth remembering: an idle connection has none. */
-  remembered?: Map<string, boolean>;
+  /**
+   * By action, then resource (a topic or filter): two lookups instead of a key string built for
+   * every message. Made at the first decision worth remembering: an idle connection has none.
+   */
+  remembered?: Map<BrokerAction, Map<string, boolean>>;
   rememberedAt: number;
 }
 
@@ -598,8 +601,7 @@ export class DeviceAccess implements AccessControl, DeviceAuthorizer, SensitiveP
       authorization.remembered?.clear();
       authorization.rememberedAt = policies.changeCount;
     }
-    const key = `${action}\u0000${resource}`;
-    const remembered = authorization.remembered?.get(key);
+    const remembered = authorization.remembered?.get(action)?.get(resource);
     if (remembered !== undefined) {
       if (!remembered) this.reportDenial(principal, authorization, action, resource, clientId);
       return remembered;
@@ -613,9 +615,11 @@ export class DeviceAccess implements AccessControl, DeviceAuthorizer, SensitiveP
     const allowed = this.decide(authorization, IOT_ACTION[action], resourceArn);
     // A connection asks to connect once; its other decisions repeat with every message.
     if (action !== 'connect') {
-      const decisions = (authorization.remembered ??= new Map());
+      const byAction = (authorization.remembered ??= new Map());
+      let decisions = byAction.get(action);
+      if (!decisions) byAction.set(action, (decisions = new Map()));
       if (decisions.size >= MAX_REMEMBERED_DECISIONS) decisions.clear();
-      decisions.set(key, allowed);
+      decisions.set(resource, allowed);
     }
     if (!allowed) this.reportDenial(principal, authorization, action, resource, clientId);
     return allowed;

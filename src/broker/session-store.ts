@@ -217,10 +217,6 @@ interface PendingWrite {
   taken?: () => boolean;
 }
 
-function unflushedKey(clientId: string, seq: number): string {
-  return `${clientId}\0${seq}`;
-}
-
 function messageFromRow(row: Row): StoredMessage {
   return {
     seq: row.seq as number,
@@ -242,11 +238,12 @@ export class SessionStore {
   private flushDueAt = Number.POSITIVE_INFINITY;
   private flushTimer: NodeJS.Timeout | undefined;
   /**
-   * Deliveries asked to be stored but not yet flushed, by `clientId\0seq`. One acknowledged
-   * before its flush is never written at all: the message already reached the client, so there is
-   * nothing left to survive a crash (write-behind; the common case for a subscriber keeping up).
+   * Deliveries asked to be stored but not yet flushed, by client id, then sequence number (no key
+   * string built per message). One acknowledged before its flush is never written at all: the
+   * message already reached the client, so there is nothing left to survive a crash
+   * (write-behind; the common case for a subscriber keeping up).
    */
-  private readonly unflushed = new Map<string, UnflushedDelivery>();
+  private readonly unflushed = new Map<string, Map<number, UnflushedDelivery>>();
   private flushing: Promise<void> | undefined;
 
   constructor(store: Store) {
@@ -385,7 +382,9 @@ export class SessionStore {
           // Without a receipt to store, the last acknowledgement settles the commit early.
           onCancel: () => --unacknowledged === 0 && !publisherRow && resolve(),
         };
-        this.unflushed.set(unflushedKey(clientId, message.seq), entry);
+        let ofClient = this.unflushed.get(clientId);
+        if (!ofClient) this.unflushed.set(clientId, (ofClient = new Map()));
+        ofClient.set(message.seq, entry);
         return entry;
       });
       this.write(
@@ -402,8 +401,7 @@ export class SessionStore {
           for (const entry of pending) {
             if (entry.cancelled) continue;
             left = true;
-            const key = unflushedKey(entry.clientId, entry.message.seq);
-            if (this.unflushed.get(key) === entry) this.unflushed.delete(key);
+            this.forgetUnflushed(entry);
           }
           return left;
         },
@@ -411,11 +409,19 @@ export class SessionStore {
     });
   }
 
+  /** Takes a delivery out of `unflushed`, if it is still the one held there. */
+  private forgetUnflushed(entry: UnflushedDelivery): void {
+    const ofClient = this.unflushed.get(entry.clientId);
+    if (ofClient?.get(entry.message.seq) !== entry) return;
+    ofClient.delete(entry.message.seq);
+    if (ofClient.size === 0) this.unflushed.delete(entry.clientId);
+  }
+
   /** Records new stages (and packet ids) of stored deliveries. */
   setStages(clientId: string, messages: StoredMessage[]): Promise<void> {
     const rows: Row[] = [];
     for (const message of messages) {
-      const entry = this.unflushed.get(unflushedKey(clientId, message.seq));
+      const entry = this.unflushed.get(clientId)?.get(message.seq);
       // Not written yet: it will be written with its new stage.
       if (entry) entry.message = message;
       else rows.push(this.messageRow(clientId, message));
@@ -433,11 +439,10 @@ export class SessionStore {
    * still waiting for its acknowledgement be written, and then deleted too.
    */
   removeMessage(clientId: string, seq: number): Promise<void> {
-    const key = unflushedKey(clientId, seq);
-    const entry = this.unflushed.get(key);
+    const entry = this.unflushed.get(clientId)?.get(seq);
     if (entry) {
       entry.cancelled = true;
-      this.unflushed.delete(key);
+      this.forgetUnflushed(entry);
       entry.onCancel();
       return Promise.resolve();
     }
