@@ -7,7 +7,6 @@ import {
   ServiceUnavailableException,
   UpdateEncryptionConfigurationCommand,
 } from '@aws-sdk/client-iot';
-import Database from 'better-sqlite3';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -23,7 +22,13 @@ import {
   type AwsCredentials,
   type WireResponse,
 } from '../helpers/aws-api.js';
-import { EPHEMERAL_PORTS, fileCleanup, runCli, startServer } from '../helpers/cli.js';
+import {
+  EPHEMERAL_PORTS,
+  fileCleanup,
+  holdDatabaseWriteLock,
+  runCli,
+  startServer,
+} from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp.js';
 
 const files = fileCleanup();
@@ -485,16 +490,14 @@ test('AWS SDK v3: encryption configuration switches to a customer key, moves the
 test('AWS SDK v3: while another process holds the data store past the 10 s wait, a call is answered 503 ServiceUnavailableException; once it lets go, the call works', async () => {
   const client = iotClient(target);
   // Another process's write that outlasts SQLite's busy wait.
-  const holder = new Database(join(dataDir, 'db', 'bulwark.db'));
-  holder.prepare('BEGIN IMMEDIATE').run();
+  const release = holdDatabaseWriteLock(dataDir);
   let refused: unknown;
   try {
     refused = await client
       .send(new CreateThingCommand({ thingName: 'waited-out' }))
       .catch((e) => e);
   } finally {
-    holder.prepare('ROLLBACK').run();
-    holder.close();
+    release();
   }
   assert.ok(refused instanceof ServiceUnavailableException, String(refused));
   assert.equal(refused.$metadata.httpStatusCode, 503);

@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { test } from 'node:test';
 import mqttPacket, { type IPublishPacket, type QoS } from 'mqtt-packet';
 import { encodePacket, encodePublish, withPacketId } from '../../src/broker/publish-encoder.js';
+import { parsePackets } from '../helpers/mqtt-raw.js';
 
 // Payload sizes either side of each remaining-length varint boundary (1, 2, 3 and 4 bytes).
 const PAYLOAD_SIZES = [0, 1, 100, 120, 127, 128, 16_370, 16_383, 16_384, 2_097_140, 2_097_152];
@@ -48,10 +49,7 @@ test('a PUBLISH with MQTT 5 properties goes through mqtt-packet and parses back 
     messageId: 42,
     properties: { contentType: 'application/json', userProperties: { site: 'b7' } },
   };
-  const parser = mqttPacket.parser({ protocolVersion: 5 });
-  let parsed: IPublishPacket | undefined;
-  parser.on('packet', (p) => (parsed = p as IPublishPacket));
-  parser.parse(encodePublish(packet, 5));
+  const [parsed] = parsePackets(encodePublish(packet, 5), 5) as IPublishPacket[];
   assert.equal(parsed?.properties?.contentType, 'application/json');
   assert.deepEqual({ ...parsed?.properties?.userProperties }, { site: 'b7' });
   assert.equal(parsed?.messageId, 42);
@@ -72,12 +70,9 @@ test('withPacketId patches only the packet id, in a copy', () => {
 });
 
 function parseOne(bytes: Buffer, protocolVersion: 4 | 5): Record<string, unknown> {
-  const parsed: Record<string, unknown>[] = [];
-  const parser = mqttPacket.parser({ protocolVersion });
-  parser.on('packet', (packet) => parsed.push(packet as unknown as Record<string, unknown>));
-  parser.parse(bytes);
+  const parsed = parsePackets(bytes, protocolVersion);
   assert.equal(parsed.length, 1);
-  return parsed[0] as Record<string, unknown>;
+  return parsed[0] as unknown as Record<string, unknown>;
 }
 
 test("encoding leaves mqtt-packet's table of 65,536 number Buffers unbuilt, and numbers right", () => {

@@ -3,12 +3,12 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import Database from 'better-sqlite3';
 import { ROOT } from '../helpers/child.js';
 import {
   CLI,
   cleanEnv,
   EPHEMERAL_PORTS,
+  holdDatabaseWriteLock,
   httpsGet,
   runCli,
   startServer,
@@ -125,11 +125,9 @@ test('a command finding the data dir database locked by another process says so 
   const dataDir = tempDir(t);
   assert.equal(runCli(['init', '--data-dir', dataDir]).status, 0);
   // Another process's write that outlasts SQLite's busy wait.
-  const holder = new Database(join(dataDir, 'db', 'bulwark.db'));
-  t.after(() => holder.close());
-  holder.prepare('BEGIN IMMEDIATE').run();
+  const release = holdDatabaseWriteLock(dataDir);
   const locked = runCli(['audit', 'lookup', '--data-dir', dataDir]);
-  holder.prepare('ROLLBACK').run();
+  release();
   assert.equal(locked.status, 1, locked.stderr);
   assert.match(locked.stderr, /locked by another process.*Retry once/s);
   assert.doesNotMatch(locked.stderr, /internal error|at .*\.js:\d+/);

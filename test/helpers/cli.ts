@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -60,6 +61,19 @@ export interface RunningServer {
   child: ChildProcess;
   ready: { api: number; mqtt: number; dev?: number };
   stderr: () => string;
+}
+
+/**
+ * Takes the data dir database's write lock from a connection of this process, as another
+ * process's long write would hold it; the returned function lets go.
+ */
+export function holdDatabaseWriteLock(dataDir: string): () => void {
+  const holder = new Database(join(dataDir, 'db', 'bulwark.db'));
+  holder.prepare('BEGIN IMMEDIATE').run();
+  return () => {
+    holder.prepare('ROLLBACK').run();
+    holder.close();
+  };
 }
 
 /** Starts `bulwark serve` (or any command line that ends in it) and waits for its ready line. */
